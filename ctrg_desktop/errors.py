@@ -35,3 +35,11 @@ class MultipleSeriesError(StudyReadError):
 
 class DemoDataError(CtrgError):
     """The demo study cannot be fetched or verified."""
+
+
+class LoadCancelled(CtrgError):
+    """The user cancelled a study load (the ``cancel`` callback returned True)."""
+
+
+class StudyWriteError(CtrgError):
+    """A volume cannot be written in the requested DICOM form (e.g. no encoder installed)."""

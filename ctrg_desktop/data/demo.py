@@ -105,6 +105,7 @@ def unpack(sdist: Path, folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
         staging = Path(tmp) / "demo"
+        staging.mkdir()
         with tarfile.open(sdist, "r:gz") as tar:
             for member in tar.getmembers():
                 dst = _target(member.name)
