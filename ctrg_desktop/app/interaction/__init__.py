@@ -1,0 +1,1 @@
+"""Viewer state shared by the views, and the mouse/keyboard tools."""

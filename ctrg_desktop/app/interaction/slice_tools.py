@@ -1,0 +1,133 @@
+"""Mouse and keyboard in a slice view.
+
+* wheel, arrow keys, Page Up/Down (10 slices), Home/End: scroll slices; Ctrl+wheel: zoom
+* left button: move the linked crosshair (tool "navigate"), window/level (tool "window", or
+  Shift+left anywhere), distance measurement (tool "measure")
+* right drag: window/level; middle drag: pan; Ctrl+right drag: zoom; R: reset the view
+* double click: maximise / restore the view (handled by the layout through ``activated``)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6 import QtCore
+
+Qt = QtCore.Qt
+
+
+class SliceTools:
+    """Turns Qt events on a :class:`SliceView` into state and camera changes."""
+
+    def __init__(self, view):
+        self.view = view
+        self.drag: str | None = None
+        self.start = None
+        self.start_value = None
+        self.double_clicked = None  # callable(view name), set by the layout
+
+    @property
+    def state(self):
+        return self.view.state
+
+    def _pos(self, event) -> tuple[float, float]:
+        p = event.position()
+        return p.x(), p.y()
+
+    def press(self, event) -> None:
+        if self.state.volume is None:
+            return
+        button, mods = event.button(), event.modifiers()
+        x, y = self._pos(event)
+        self.start = (x, y)
+        if button == Qt.MouseButton.MiddleButton:
+            self.drag, self.start_value = "pan", self.view.display_to_world(x, y)
+        elif button == Qt.MouseButton.RightButton:
+            if mods & Qt.KeyboardModifier.ControlModifier:
+                self.drag = "zoom"
+                self.start_value = self.view.renderer.GetActiveCamera().GetParallelScale()
+            else:
+                self.drag, self.start_value = "window", (self.state.level, self.state.width)
+        elif button == Qt.MouseButton.LeftButton:
+            tool = self.state.tool
+            if mods & Qt.KeyboardModifier.ShiftModifier:
+                tool = "window"
+            if tool == "window":
+                self.drag, self.start_value = "window", (self.state.level, self.state.width)
+            elif tool == "measure":
+                self.drag, self.start_value = "measure", self.view.display_to_world(x, y)
+                self.view.set_measurement(self.start_value, self.start_value)
+            else:
+                self.drag = "navigate"
+                self.click_to_cursor(x, y)
+
+    def move(self, event) -> None:
+        if self.state.volume is None:
+            return
+        x, y = self._pos(event)
+        if self.drag is None:
+            self.hover(x, y)
+            return
+        dx, dy = x - self.start[0], y - self.start[1]
+        if self.drag == "navigate":
+            self.click_to_cursor(x, y)
+        elif self.drag == "window":
+            level, width = self.start_value
+            self.state.set_window(level + 2.0 * dy, max(1.0, width + 4.0 * dx))
+        elif self.drag == "zoom":
+            camera = self.view.renderer.GetActiveCamera()
+            camera.SetParallelScale(self.start_value * math.exp(dy / 150.0))
+            self.view.request_render()
+        elif self.drag == "pan":
+            here = self.view.display_to_world(x, y)
+            self.view.pan(self.start_value - here)
+        elif self.drag == "measure":
+            self.view.set_measurement(self.start_value, self.view.display_to_world(x, y))
+
+    def release(self, event) -> None:
+        if self.drag == "measure":
+            x, y = self._pos(event)
+            self.view.set_measurement(self.start_value, self.view.display_to_world(x, y), final=True)
+        self.drag = None
+
+    def double_click(self, event) -> None:
+        if self.double_clicked is not None:
+            self.double_clicked(self.view.name)
+
+    def click_to_cursor(self, x: float, y: float) -> None:
+        """Move the crosshair to the clicked point (the view's own slice stays)."""
+        kji = self.state.volume.world_to_voxel(self.view.display_to_world(x, y))
+        kji[self.view.axis] = self.state.cursor[self.view.axis]
+        self.state.set_cursor(np.round(kji))
+
+    def hover(self, x: float, y: float) -> None:
+        world = self.view.display_to_world(x, y)
+        kji = np.round(self.state.volume.world_to_voxel(world)).astype(int)
+        self.view.hovered.emit(tuple(int(v) for v in kji), world, self.state.value_at(kji))
+
+    def wheel(self, event) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if not steps or self.state.volume is None:
+            return
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.view.zoom(1.1 ** steps)
+        else:
+            self.state.move_slice(self.view.axis, int(math.copysign(max(1, round(abs(steps))), steps)))
+
+    def key(self, event) -> bool:
+        """Handle a key press; False when the key is not ours."""
+        if self.state.volume is None:
+            return False
+        key = event.key()
+        n = self.state.volume.shape[self.view.axis]
+        steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Right: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_Left: -1,
+                 Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10, Qt.Key.Key_Home: -n, Qt.Key.Key_End: n}
+        if key in steps:
+            self.state.move_slice(self.view.axis, steps[key])
+        elif key == Qt.Key.Key_R and not event.modifiers():
+            self.view.reset_view()
+            self.view.request_render()
+        else:
+            return False
+        return True

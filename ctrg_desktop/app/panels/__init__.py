@@ -1,0 +1,1 @@
+"""Dock panels: overlay layer list, series browser."""

@@ -1,0 +1,252 @@
+"""One MPR slice view (axial, coronal or sagittal) of the shared volume, linked by the cursor."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore
+from vtkmodules.vtkRenderingCore import vtkImageSlice, vtkImageSliceMapper
+from vtkmodules.vtkRenderingImage import vtkImageResliceMapper, vtkImageStack
+
+from ctrg_desktop.app.interaction.slice_tools import SliceTools
+from ctrg_desktop.app.interaction.state import ViewerState
+from ctrg_desktop.app.views.base import VtkView
+from ctrg_desktop.app.views.geometry import SLICE_AXIS, VIEW_TITLES, camera_frame, edge_labels
+from ctrg_desktop.app.views.slice_actors import (VIEW_COLOURS, CornerText, EdgeLabels, Polyline3D,
+                                                 ScaleBar)
+
+
+def reslice_slice(image, matrix, linear: bool = True, aligned: bool = True) -> vtkImageSlice:
+    """A vtkImageSlice cutting ``image`` at the camera's focal plane, facing the camera.
+
+    ``aligned``: the views look along the image axes, so vtkImageSliceMapper can hand the
+    slice to the GPU as a texture without resampling; otherwise vtkImageResliceMapper.
+    """
+    mapper = vtkImageSliceMapper() if aligned else vtkImageResliceMapper()
+    mapper.SetInputData(image)
+    mapper.SliceFacesCameraOn()
+    mapper.SliceAtFocalPointOn()
+    prop = vtkImageSlice()
+    prop.SetMapper(mapper)
+    prop.SetUserMatrix(matrix)
+    if linear:
+        prop.GetProperty().SetInterpolationTypeToLinear()
+    else:
+        prop.GetProperty().SetInterpolationTypeToNearest()
+    return prop
+
+
+class SliceView(VtkView):
+    """Signals: ``hovered(kji, world, hu)`` under the mouse; ``measured(mm)`` after a measurement."""
+
+    hovered = QtCore.Signal(object, object, object)
+    measured = QtCore.Signal(float)
+
+    def __init__(self, view: str, state: ViewerState, parent=None):
+        super().__init__(view, parent)
+        self.state = state
+        self.axis = SLICE_AXIS[view]
+        self.handle = self.image_slice = None
+        self.stack = vtkImageStack()
+        self.renderer.AddViewProp(self.stack)
+        self.renderer.GetActiveCamera().ParallelProjectionOn()
+        self.edges = EdgeLabels(self.renderer)
+        self.info = CornerText(self.renderer, "top-left")
+        self.window_text = CornerText(self.renderer, "bottom-left")
+        self.scale_bar = ScaleBar(self.renderer)
+        self.crosshair = Polyline3D(self.renderer, width=1.0)
+        self.crosshair_visible = True
+        self.measure_line = Polyline3D(self.renderer, colour=(0.2, 1.0, 1.0), width=2.0)
+        self.measure_text = CornerText(self.renderer, "top-right")
+        self.measurements: list[tuple[np.ndarray, np.ndarray, float]] = []
+        self.tools = SliceTools(self)
+        self.setMouseTracking(True)
+        self.overlays = None  # set by the window: an overlay_render.SliceOverlays
+        state.volume_changed.connect(self._on_volume)
+        state.cursor_changed.connect(self._on_cursor)
+        state.window_changed.connect(self._on_window)
+
+    # --- volume and camera -------------------------------------------------------------
+    def set_image(self, handle, matrix) -> None:
+        """Show ``handle.image`` (an ImageHandle of the state's volume) with ``matrix``."""
+        if self.image_slice is not None:
+            self.stack.RemoveImage(self.image_slice)
+        self.handle = handle
+        self.image_slice = reslice_slice(handle.image, matrix)
+        self.stack.AddImage(self.image_slice)
+        self.stack.SetActiveLayer(0)
+        self._on_window(self.state.level, self.state.width)
+        self.reset_view()
+
+    def _on_volume(self) -> None:
+        self.measurements.clear()
+        self.measure_line.set_segments(np.zeros((0, 2, 3)))
+        self.measure_text.set("")
+
+    @property
+    def dop(self) -> np.ndarray:
+        return np.asarray(self.renderer.GetActiveCamera().GetDirectionOfProjection())
+
+    @property
+    def slice_index(self) -> int:
+        return int(self.state.cursor[self.axis])
+
+    def reset_view(self) -> None:
+        """Centre the volume, fit it to the view, put the slice at the cursor."""
+        volume = self.state.volume
+        if volume is None:
+            return
+        dop, up = camera_frame(volume, self.name)
+        corners = np.array([[a, b, c] for a in (-0.5, volume.shape[0] - 0.5)
+                            for b in (-0.5, volume.shape[1] - 0.5) for c in (-0.5, volume.shape[2] - 0.5)])
+        world = volume.voxel_to_world(corners)
+        centre = world.mean(axis=0)
+        right = np.cross(dop, up)
+        half_up = np.ptp(world @ up) / 2.0
+        half_right = np.ptp(world @ right) / 2.0
+        aspect = max(self.width(), 1) / max(self.height(), 1)
+        camera = self.renderer.GetActiveCamera()
+        camera.SetFocalPoint(*centre)
+        camera.SetPosition(*(centre - dop * 1000.0))
+        camera.SetViewUp(*up)
+        camera.SetParallelScale(1.04 * max(half_up, half_right / aspect))
+        self.edges.set(edge_labels(dop, up))
+        self._follow_cursor()
+
+    def _follow_cursor(self) -> None:
+        """Move the camera along its axis so the focal plane holds the cursor's slice."""
+        camera = self.renderer.GetActiveCamera()
+        focal = np.asarray(camera.GetFocalPoint())
+        dop = self.dop
+        shift = float((self.state.cursor_world() - focal) @ dop) * dop
+        camera.SetFocalPoint(*(focal + shift))
+        camera.SetPosition(*(np.asarray(camera.GetPosition()) + shift))
+        self.renderer.ResetCameraClippingRange()
+        self._update_decorations()
+        if self.overlays is not None:
+            self.overlays.slice_changed()
+
+    def _on_cursor(self, old) -> None:
+        if self.state.volume is None or self.handle is None:
+            return
+        if old[self.axis] != self.state.cursor[self.axis]:
+            self._follow_cursor()
+        else:
+            self._update_decorations()
+        self.request_render()
+
+    def _on_window(self, level: float, width: float) -> None:
+        if self.image_slice is not None:
+            prop = self.image_slice.GetProperty()
+            prop.SetColorLevel(level)
+            prop.SetColorWindow(width)
+        name = f" ({self.state.preset})" if self.state.preset else ""
+        self.window_text.set(f"W {width:.0f}  L {level:.0f}{name}")
+        self.request_render()
+
+    def _update_decorations(self) -> None:
+        volume = self.state.volume
+        n = volume.shape[self.axis]
+        self.info.set(f"{VIEW_TITLES[self.name]}  {self.slice_index + 1}/{n}")
+        self._update_crosshair()
+        self._update_measurement_visibility()
+
+    def _update_crosshair(self) -> None:
+        volume, cursor = self.state.volume, np.asarray(self.state.cursor, float)
+        segments, colours = [], []
+        toward_camera = -self.dop * 0.25 * min(volume.spacing)
+        for along in (a for a in range(3) if a != self.axis):
+            ends = np.array([cursor, cursor])
+            ends[:, along] = (-0.5, volume.shape[along] - 0.5)
+            segments.append(volume.voxel_to_world(ends) + toward_camera)
+            other = 3 - self.axis - along
+            colours.append(VIEW_COLOURS[[k for k, v in SLICE_AXIS.items() if v == other][0]])
+        self.crosshair.set_segments(np.array(segments), np.array(colours))
+        self.crosshair.actor.SetVisibility(self.crosshair_visible)
+
+    def set_crosshair_visible(self, visible: bool) -> None:
+        self.crosshair_visible = bool(visible)
+        self.crosshair.actor.SetVisibility(self.crosshair_visible)
+        self.request_render()
+
+    # --- picking, panning, zooming ------------------------------------------------------
+    def display_to_world(self, x: float, y: float) -> np.ndarray:
+        """Widget position (logical pixels, top-left origin) -> LPS point on the current slice."""
+        ratio = self.pixel_ratio()
+        height = self.GetRenderWindow().GetSize()[1]
+        self.renderer.SetDisplayPoint(x * ratio, height - y * ratio - 1, 0.0)
+        self.renderer.DisplayToWorld()
+        w = self.renderer.GetWorldPoint()
+        point = np.asarray(w[:3]) / (w[3] or 1.0)
+        focal = np.asarray(self.renderer.GetActiveCamera().GetFocalPoint())
+        return point - float((point - focal) @ self.dop) * self.dop
+
+    def world_to_display(self, world) -> tuple[float, float]:
+        """LPS point -> widget position (logical pixels, top-left origin)."""
+        self.renderer.SetWorldPoint(*world, 1.0)
+        self.renderer.WorldToDisplay()
+        x, y, _ = self.renderer.GetDisplayPoint()
+        ratio = self.pixel_ratio()
+        return x / ratio, (self.GetRenderWindow().GetSize()[1] - 1 - y) / ratio
+
+    def pan(self, world_delta) -> None:
+        camera = self.renderer.GetActiveCamera()
+        delta = np.asarray(world_delta, float)
+        camera.SetFocalPoint(*(np.asarray(camera.GetFocalPoint()) + delta))
+        camera.SetPosition(*(np.asarray(camera.GetPosition()) + delta))
+        self.request_render()
+
+    def zoom(self, factor: float) -> None:
+        """``factor`` > 1 magnifies."""
+        camera = self.renderer.GetActiveCamera()
+        camera.SetParallelScale(camera.GetParallelScale() / float(factor))
+        self.request_render()
+
+    # --- measurement -------------------------------------------------------------------
+    def set_measurement(self, p0, p1, final: bool = False) -> float:
+        p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+        mm = float(np.linalg.norm(p1 - p0))
+        lift = -self.dop * 0.3 * min(self.state.volume.spacing)
+        self.measure_line.set_segments(np.array([[p0 + lift, p1 + lift]]))
+        self.measure_line.actor.SetVisibility(True)
+        self.measure_text.set(f"{mm:.1f} mm")
+        if final:
+            self.measurements = [(p0, p1, self.slice_index)]
+            self.measured.emit(mm)
+        self.request_render()
+        return mm
+
+    def _update_measurement_visibility(self) -> None:
+        on_slice = any(k == self.slice_index for _, _, k in self.measurements)
+        if self.measurements:
+            self.measure_line.actor.SetVisibility(on_slice)
+            self.measure_text.actor.SetVisibility(on_slice)
+
+    # --- Qt events go to the tools ------------------------------------------------------
+    def mousePressEvent(self, event):  # noqa: N802
+        self.setFocus()
+        self.tools.press(event)
+
+    def mouseMoveEvent(self, event):  # noqa: N802
+        self.tools.move(event)
+
+    def mouseReleaseEvent(self, event):  # noqa: N802
+        self.tools.release(event)
+
+    def mouseDoubleClickEvent(self, event):  # noqa: N802
+        self.tools.double_click(event)
+
+    def wheelEvent(self, event):  # noqa: N802
+        self.tools.wheel(event)
+
+    def keyPressEvent(self, event):  # noqa: N802
+        if not self.tools.key(event):
+            event.ignore()
+
+    def keyReleaseEvent(self, event):  # noqa: N802
+        event.ignore()
+
+    def enterEvent(self, event):  # noqa: N802
+        pass
+
+    def leaveEvent(self, event):  # noqa: N802
+        pass

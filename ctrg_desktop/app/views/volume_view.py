@@ -1,0 +1,93 @@
+"""The 3D view: volume rendering with CT presets (GPU ray casting when available, CPU otherwise)."""
+
+from __future__ import annotations
+
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
+from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
+from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
+from vtkmodules.vtkRenderingCore import vtkVolume
+from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
+
+import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401
+
+from ctrg_desktop.app.views.base import VtkView
+from ctrg_desktop.app.views.slice_actors import CornerText
+from ctrg_desktop.app.views.volume_presets import volume_property
+
+
+def orientation_cube() -> vtkAnnotatedCubeActor:
+    """A cube labelled with LPS patient directions (+x = L, +y = P, +z = S)."""
+    cube = vtkAnnotatedCubeActor()
+    for setter, text in (("SetXPlusFaceText", "L"), ("SetXMinusFaceText", "R"), ("SetYPlusFaceText", "P"),
+                         ("SetYMinusFaceText", "A"), ("SetZPlusFaceText", "S"), ("SetZMinusFaceText", "I")):
+        getattr(cube, setter)(text)
+    cube.SetFaceTextScale(0.6)
+    cube.GetCubeProperty().SetColor(0.35, 0.4, 0.5)
+    return cube
+
+
+class VolumeView(VtkView):
+    """Rotate with the left button, pan with the middle, zoom with the right button or wheel."""
+
+    def __init__(self, parent=None):
+        super().__init__("3d", parent)
+        self.renderer.SetBackground(0.08, 0.08, 0.1)
+        self.GetRenderWindow().GetInteractor().SetInteractorStyle(vtkInteractorStyleTrackballCamera())
+        self.mapper = vtkSmartVolumeMapper()
+        self.mapper.SetRequestedRenderModeToDefault()
+        self.volume_prop = vtkVolume()
+        self.volume_prop.SetMapper(self.mapper)
+        self.handle = None
+        self.preset = "soft tissue"
+        self.info = CornerText(self.renderer, "top-left")
+        self.marker = vtkOrientationMarkerWidget()
+        self.marker.SetOrientationMarker(orientation_cube())
+        self.marker.SetInteractor(self.GetRenderWindow().GetInteractor())
+        self.marker.SetViewport(0.0, 0.0, 0.2, 0.2)
+        self.marker.SetEnabled(1)
+        self.marker.InteractiveOff()
+        self.overlays = None
+
+    def set_image(self, handle, matrix) -> None:
+        """Show ``handle`` (possibly a downsampled copy of the volume) placed by ``matrix``."""
+        self.handle = handle
+        self.mapper.SetInputData(handle.image)
+        self.volume_prop.SetUserMatrix(matrix)
+        if not self.renderer.HasViewProp(self.volume_prop):
+            self.renderer.AddVolume(self.volume_prop)
+        self.set_preset(self.preset)
+        self.reset_view()
+
+    def set_preset(self, name: str) -> None:
+        prop, blend = volume_property(name)
+        self.preset = name
+        self.volume_prop.SetProperty(prop)
+        if blend == "mip":
+            self.mapper.SetBlendModeToMaximumIntensity()
+        else:
+            self.mapper.SetBlendModeToComposite()
+        self.info.set(f"3D  {name}")
+        self.request_render()
+
+    def render_mode(self) -> str:
+        """"GPU" or "CPU" after the first render."""
+        return "GPU" if self.mapper.GetLastUsedRenderMode() == vtkSmartVolumeMapper.GPURenderMode else "CPU"
+
+    def reset_view(self) -> None:
+        """Anterior view, superior up."""
+        camera = self.renderer.GetActiveCamera()
+        camera.SetFocalPoint(0, 0, 0)
+        camera.SetPosition(0, -1, 0)
+        camera.SetViewUp(0, 0, 1)
+        self.renderer.ResetCamera()
+        camera.Zoom(1.3)
+        self.request_render()
+
+    def keyPressEvent(self, event):  # noqa: N802
+        if event.text().lower() == "r":
+            self.reset_view()
+        else:
+            event.ignore()
+
+    def keyReleaseEvent(self, event):  # noqa: N802
+        event.ignore()
