@@ -1,0 +1,84 @@
+"""Checkpoint folders: ``config.json`` (the :class:`ModelConfig`) + ``model.safetensors``.
+
+Loading checks the folder against the model and raises ``ValueError`` naming what differs:
+config fields, missing or unexpected tensors, shape mismatches.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def unique_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict without second names of shared tensors (tied embeddings), contiguous."""
+    seen, out = set(), {}
+    for name, tensor in module.state_dict().items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if key not in seen:
+            seen.add(key)
+            out[name] = tensor.contiguous()
+    return out
+
+
+def save_checkpoint(model: nn.Module, folder) -> None:
+    """Write ``model.config`` and its weights into ``folder`` (created if needed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.save(folder / CONFIG_NAME)
+    save_file(unique_state(model), str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """'field: checkpoint X vs model Y' for every differing (nested) config field."""
+    a, b = _flatten(saved), _flatten(current)
+    return [f"{k}: checkpoint {a.get(k, '<absent>')!r} vs model {b.get(k, '<absent>')!r}"
+            for k in sorted(set(a) | set(b)) if a.get(k, "<absent>") != b.get(k, "<absent>")]
+
+
+def weight_differences(saved: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> list[str]:
+    """Missing, unexpected and shape-mismatched tensor names."""
+    problems = [f"missing tensor {k}" for k in sorted(set(expected) - set(saved))]
+    problems += [f"unexpected tensor {k}" for k in sorted(set(saved) - set(expected))]
+    problems += [f"{k}: checkpoint shape {tuple(saved[k].shape)} vs model {tuple(expected[k].shape)}"
+                 for k in sorted(set(saved) & set(expected)) if saved[k].shape != expected[k].shape]
+    return problems
+
+
+def load_checkpoint(model: nn.Module, folder, map_location="cpu") -> None:
+    """Load ``folder``'s weights into ``model`` after checking config and tensor shapes."""
+    folder = Path(folder)
+    config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise ValueError(f"no {WEIGHTS_NAME} in {folder}")
+    if config_path.is_file():
+        try:
+            saved_config = json.loads(config_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{config_path} is not valid JSON: {exc}") from exc
+        diffs = config_differences(saved_config, model.config.to_dict())
+        if diffs:
+            raise ValueError(f"checkpoint {folder} was saved with a different config:\n  "
+                             + "\n  ".join(diffs))
+    state = load_file(str(weights_path), device=str(map_location))
+    problems = weight_differences(state, unique_state(model))
+    if problems:
+        raise ValueError(f"checkpoint {folder} does not fit the model:\n  " + "\n  ".join(problems[:20]))
+    model.load_state_dict(state, strict=False)

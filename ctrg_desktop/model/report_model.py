@@ -1,0 +1,156 @@
+"""The structure-query report model: encoder + observer + stage-1 heads + report decoder.
+
+Stage 1 (:meth:`StructureReportModel.structure_loss`) aligns each structure token with the
+text of that structure; stage 2 (:meth:`StructureReportModel.report_loss`) trains the decoder
+on the visual tokens [S; T] with the encoder and queries frozen (:meth:`freeze_for_stage2`).
+
+Batches are dicts: ``volume`` (B, 1, D, H, W) or (B, D, H, W) float; stage 1 also
+``text_embeddings`` (B, N, text_dim) or ``structure_texts`` (B lists of N strings); stage 2
+``reports`` (B strings) or pre-tokenised ``input_ids``/``attention_mask``/``labels`` (B, L).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ctrg_desktop.model.checkpoint import load_checkpoint, save_checkpoint
+from ctrg_desktop.model.config import ModelConfig
+from ctrg_desktop.model.decoder import ReportDecoder
+from ctrg_desktop.model.encoder import VolumeEncoder
+from ctrg_desktop.model.losses import structure_contrastive_loss
+from ctrg_desktop.model.observer import StructureObserver
+from ctrg_desktop.model.queue import DiversityQueue
+from ctrg_desktop.model.text_encoder import TextEncoder
+
+
+@dataclass
+class VisualOutput:
+    """patch_features (B, P, enc_dim); structure_tokens (B, N, dim); attention (B, N, P);
+    topk_indices (B, N, K) into the PatchGrid numbering; topk_features (B, N, K, dim)."""
+
+    patch_features: torch.Tensor
+    structure_tokens: torch.Tensor
+    attention: torch.Tensor
+    topk_indices: torch.Tensor
+    topk_features: torch.Tensor
+
+    def decoder_tokens(self) -> torch.Tensor:
+        """[S; T] as one sequence: (B, N + N*K, dim)."""
+        b, n, k, dim = self.topk_features.shape
+        return torch.cat([self.structure_tokens, self.topk_features.reshape(b, n * k, dim)], dim=1)
+
+
+class StructureReportModel(nn.Module):
+    """``StructureReportModel(config)``; pass ``tokenizer``/``text_encoder`` to share loaded ones."""
+
+    def __init__(self, config: ModelConfig, tokenizer=None, text_encoder: TextEncoder | None = None):
+        super().__init__()
+        self.config = config
+        s1 = config.stage1
+        self.encoder = VolumeEncoder(config.encoder)
+        self.observer = StructureObserver(config.observer, in_dim=config.encoder.dim)
+        self.image_proj = nn.Linear(config.observer.dim, s1.proj_dim)
+        self.text_proj = nn.Linear(s1.text_dim, s1.proj_dim)
+        log_temp = torch.tensor(float(s1.temperature)).log()
+        if s1.learnable_temperature:
+            self.log_temperature = nn.Parameter(log_temp)
+        else:
+            self.register_buffer("log_temperature", log_temp)
+        self.queue = DiversityQueue(config.observer.num_structures, s1.queue_size, s1.proj_dim,
+                                    mode=s1.queue_update)
+        self.decoder = ReportDecoder(config.decoder, visual_dim=config.observer.dim, tokenizer=tokenizer)
+        self._text_encoder = text_encoder
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        return self.log_temperature.exp().clamp(0.001, 0.5)
+
+    @property
+    def text_encoder(self) -> TextEncoder:
+        """The frozen sentence encoder, loaded on first use (not part of the checkpoint)."""
+        if self._text_encoder is None:
+            s1 = self.config.stage1
+            self._text_encoder = TextEncoder(s1.text_encoder, pooling=s1.pooling)
+        return self._text_encoder
+
+    def encode(self, volume: torch.Tensor) -> VisualOutput:
+        """volume (B, 1, D, H, W) -> :class:`VisualOutput`."""
+        patches = self.encoder(volume)
+        obs = self.observer(patches)
+        return VisualOutput(patches, obs.tokens, obs.attention, obs.topk_indices, obs.topk_features)
+
+    def text_features(self, batch: dict) -> torch.Tensor:
+        """Normalised projected text features (B, N, proj_dim) from embeddings or raw texts."""
+        emb = batch.get("text_embeddings")
+        if emb is None:
+            texts = batch["structure_texts"]
+            flat = self.text_encoder.encode([t for study in texts for t in study])
+            emb = flat.view(len(texts), -1, flat.shape[-1])
+        emb = emb.to(self.text_proj.weight.device, self.text_proj.weight.dtype)
+        return F.normalize(self.text_proj(emb), dim=-1)
+
+    def structure_loss(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Stage 1: {"loss", "itc", "kl"}; in training mode the texts then enter the queue."""
+        s1 = self.config.stage1
+        image = F.normalize(self.image_proj(self.encode(batch["volume"]).structure_tokens), dim=-1)
+        text = self.text_features(batch)
+        queue = self.queue.features.clone().detach() if s1.use_queue else None
+        mask = self.queue.valid_mask() if s1.use_queue else None
+        out = structure_contrastive_loss(image, text, queue, mask, self.temperature, s1.alpha, s1.use_kl)
+        if self.training and s1.use_queue:
+            self.queue.update(text)
+        return out
+
+    def _visual_trainable(self) -> bool:
+        parts = (self.encoder, self.observer)
+        return any(p.requires_grad for part in parts for p in part.parameters())
+
+    def report_loss(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Stage 2: {"loss"} = next-token cross-entropy of the reports given [S; T]."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self._visual_trainable()):
+            visual = self.encode(batch["volume"]).decoder_tokens()
+        if "input_ids" in batch:
+            tokens = {k: batch[k].to(visual.device) for k in ("input_ids", "attention_mask", "labels")}
+        else:
+            tokens = self.decoder.tokenize(batch["reports"], device=visual.device)
+        return {"loss": self.decoder.loss(visual, **tokens)}
+
+    @torch.no_grad()
+    def generate(self, volume: torch.Tensor, **gen_kwargs) -> list[str]:
+        """volume (B, 1, D, H, W) -> B report drafts (see :meth:`ReportDecoder.generate`)."""
+        return self.decoder.generate(self.encode(volume).decoder_tokens(), **gen_kwargs)
+
+    def freeze_for_stage2(self) -> "StructureReportModel":
+        """Freeze everything but the decoder (encoder, queries, projections, temperature)."""
+        for part in (self.encoder, self.observer, self.image_proj, self.text_proj):
+            part.requires_grad_(False)
+        if isinstance(self.log_temperature, nn.Parameter):
+            self.log_temperature.requires_grad_(False)
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> "StructureReportModel":
+        """As ``nn.Module.train``, but frozen encoder/observer stay in eval mode (no dropout)."""
+        super().train(mode)
+        if not self._visual_trainable():
+            self.encoder.eval()
+            self.observer.eval()
+        return self
+
+    def save_pretrained(self, folder) -> None:
+        """``folder/config.json`` + ``folder/model.safetensors``."""
+        save_checkpoint(self, folder)
+
+    def load_weights(self, folder, map_location="cpu") -> "StructureReportModel":
+        """Load a checkpoint folder into this model; ``ValueError`` naming config/shape differences."""
+        load_checkpoint(self, folder, map_location=map_location)
+        return self
+
+    @classmethod
+    def from_pretrained(cls, folder, map_location="cpu", **kwargs) -> "StructureReportModel":
+        """Build from ``folder/config.json`` and load its weights; ``ValueError`` if they disagree."""
+        config = ModelConfig.load(f"{folder}/config.json")
+        return cls(config, **kwargs).load_weights(folder, map_location=map_location)
