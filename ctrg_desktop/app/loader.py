@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ from ctrg_desktop.errors import CtrgError, LoadCancelled
 from ctrg_desktop.io.volume import Volume
 
 #: the 3D view renders a copy subsampled to at most this many voxels per axis
-MAX_3D_DIM = 256
+MAX_3D_DIM = 192
 
 
 def stride_for_3d(shape, max_dim: int = MAX_3D_DIM) -> tuple[int, int, int]:
@@ -39,6 +39,12 @@ class LoadResult:
     stride_3d: tuple[int, int, int] = (1, 1, 1)
     error: Exception | None = None
     seconds: float = 0.0
+    summary: dict | None = None
+    #: set by the window when it has shown the slices: the loader then fills ``array_3d`` and
+    #: ``summary`` (so that work does not compete with the first renders for the CPU)
+    extras_wanted: threading.Event = field(default_factory=threading.Event)
+    #: set once ``array_3d`` and ``summary`` are filled
+    extras_ready: threading.Event = field(default_factory=threading.Event)
 
     @property
     def ok(self) -> bool:
@@ -57,6 +63,7 @@ class StudyLoader(QtCore.QObject):
         self._reader = reader
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._result: LoadResult | None = None
 
     @property
     def busy(self) -> bool:
@@ -68,6 +75,7 @@ class StudyLoader(QtCore.QObject):
             raise RuntimeError("a study is already loading; cancel it first")
         self._cancel = threading.Event()
         result = LoadResult(Path(path), series_uid)
+        self._result = result
         self._thread = threading.Thread(target=self._work, args=(result, self._cancel),
                                         name="ctrg-study-loader", daemon=True)
         self._thread.start()
@@ -75,6 +83,8 @@ class StudyLoader(QtCore.QObject):
 
     def cancel(self) -> None:
         self._cancel.set()
+        if self._result is not None:
+            self._result.extras_wanted.set()
 
     def wait(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -99,13 +109,19 @@ class StudyLoader(QtCore.QObject):
                           cancel=cancel.is_set)
             if cancel.is_set():
                 raise LoadCancelled("loading was cancelled")
-            self.progress.emit(1.0, "preparing views")
-            result.array_3d, result.stride_3d = array_for_3d(volume.array)
             result.volume = volume
         except (CtrgError, OSError, ValueError, RuntimeError, MemoryError) as exc:
             result.error = exc
         result.seconds = time.perf_counter() - start
-        self.finished.emit(result)
+        self.finished.emit(result)  # the window shows the slices, then asks for the extras
+        try:
+            if result.volume is not None and result.extras_wanted.wait(5.0) and not cancel.is_set():
+                result.array_3d, result.stride_3d = array_for_3d(result.volume.array)
+                result.summary = result.volume.summary()
+        except MemoryError:
+            result.array_3d = None
+        finally:
+            result.extras_ready.set()
 
 
 def _read_study(path, series_uid=None, progress=None, cancel=None) -> Volume:

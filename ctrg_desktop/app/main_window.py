@@ -55,6 +55,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.loader.progress.connect(self._on_progress)
         self.loader.finished.connect(self._on_loaded)
         self._request: LoadResult | None = None
+        self._pending_steps: list = []
+        self._flushing = False
         self._overlay_renderers: list = []
         self.timings: dict[str, float] = {}
         self._build_docks()
@@ -177,9 +179,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def start_loading(self, path, series_uid: str | None = None) -> None:
         """Start reading ``path`` in the background (a load in progress is cancelled)."""
+        if self._pending_steps:  # the previous study is still being shown: finish that first
+            self._flush_steps()
         if self.loader.busy:
             self.loader.cancel()
             self.loader.wait()
+        self.volume_view.cancel_render()  # the study on screen is being replaced
         self.timings = {"start": time.perf_counter()}
         self.status.start_progress(f"Opening {Path(path).name}...")
         self._request = self.loader.load(Path(path), series_uid)
@@ -194,12 +199,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_loaded(self, result: LoadResult) -> None:
         if result is not self._request:
+            result.extras_wanted.set()
             return  # a load that was replaced by a newer one
         self._request = None
         self.status.stop_progress()
         if result.ok:
             self._show_study(result)
-        elif isinstance(result.error, MultipleSeriesError):
+            return  # load_done comes when the study is fully shown
+        self.volume_view.request_render()  # a render cancelled for this load
+        if isinstance(result.error, MultipleSeriesError):
             self._offer_series(result.path, result.error.series)
         elif isinstance(result.error, LoadCancelled):
             self.status.message("Loading cancelled")
@@ -216,6 +224,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status.message(self.last_error)
 
     def _show_study(self, result: LoadResult) -> None:
+        """Show the slices at once (first the active view), then the rest one event-loop pass
+        at a time so the window stays responsive; ``load_done`` comes at the end."""
         volume = result.volume
         for renderer in self._overlay_renderers:
             renderer.detach()
@@ -223,26 +233,76 @@ class MainWindow(QtWidgets.QMainWindow):
         self.layers.shape = volume.shape
         self.volume, self.study_path, self.last_error = volume, result.path, None
         self.state.set_volume(volume)
-        self._handle, self._matrix = ImageHandle(volume.array, volume.spacing), user_matrix(volume)
+        self._matrix = user_matrix(volume)
         self._overlay_renderers = []
+        blends: dict = {}
         for view in self.slice_views.values():
-            view.set_image(self._handle, self._matrix)
-            self._overlay_renderers.append(SliceOverlays(view, self.layers, self._matrix))
-            view.render_now()
+            view.set_image(volume.array, self._matrix)
+            self._overlay_renderers.append(SliceOverlays(view, self.layers, self._matrix, blends))
+        visible = [v for v in self.slice_views.values() if v.isVisible()]
+        active = self.slice_views.get(self.layout_widget.active)
+        first = active if active in visible else (visible[0] if visible else None)
+        if first is not None:
+            first.render_now()
         self.timings["first_slice"] = time.perf_counter()
+        steps = []
+        for view in visible:
+            if view is not first:
+                view.cancel_render()  # rendered below, one per event-loop pass
+                steps.append(view.render_now)
+        steps.append(result.extras_wanted.set)
+        steps.append(lambda: self._finish_study(result))
+        self._pending_steps = steps
+        QtCore.QTimer.singleShot(1, self._next_step)
+
+    def _next_step(self) -> None:
+        """Run one pending step of showing a study (each in its own event-loop pass); a step
+        returning False is not ready yet and is tried again a little later."""
+        if not self._pending_steps:
+            return
+        step = self._pending_steps.pop(0)
+        if step() is False:
+            self._pending_steps.insert(0, step)
+            QtCore.QTimer.singleShot(5, self._next_step)
+        elif self._pending_steps:  # 1 ms: a real timer, so overdue timers (and input) go first
+            QtCore.QTimer.singleShot(1, self._next_step)
+
+    def _flush_steps(self) -> None:
+        """Finish showing the current study now (before another load starts)."""
+        self._flushing = True
+        try:
+            while self._pending_steps:
+                self._pending_steps.pop(0)()
+        finally:
+            self._flushing = False
+
+    def _finish_study(self, result: LoadResult):
+        if not result.extras_ready.is_set():  # the 3D copy and summary are still being computed
+            result.extras_wanted.set()
+            if not self._flushing:
+                return False
+            result.extras_ready.wait()
+        volume = result.volume
         self._show_3d(result)
-        self.info.setPlainText(json.dumps(volume.summary(), indent=2))
+        self.info.setPlainText(json.dumps(result.summary or volume.summary(), indent=2))
         self.setWindowTitle(f"{result.path.name} - ctrg-desktop {__version__}")
         self.status.message(f"Opened {result.path} ({' x '.join(map(str, volume.shape))}) "
                             f"in {result.seconds:.2f} s")
         self.settings.add_recent(result.path)
         self._rebuild_recent()
+        self.timings["shown"] = time.perf_counter()
         self.study_opened.emit(volume)
+        self.load_done.emit(True)
 
     def _show_3d(self, result: LoadResult) -> None:
-        volume, stride = result.volume, result.stride_3d
+        volume = result.volume
+        array_3d, stride = result.array_3d, result.stride_3d
+        if array_3d is None:
+            from ctrg_desktop.app.loader import array_for_3d
+
+            array_3d, stride = array_for_3d(volume.array)
         spacing = tuple(s * f for s, f in zip(volume.spacing, stride))
-        self._handle_3d = ImageHandle(result.array_3d, spacing)
+        self._handle_3d = ImageHandle(array_3d, spacing)
         self.volume_view.set_image(self._handle_3d, self._matrix)
         self._overlay_renderers.append(
             VolumeOverlays(self.volume_view, self.layers, self._matrix, volume.spacing, stride))

@@ -32,11 +32,11 @@ def test_settings_round_trip(config_dir, tmp_path):
 
 
 def test_stride_for_3d():
-    assert stride_for_3d((600, 512, 512)) == (3, 2, 2)
+    assert stride_for_3d((600, 512, 512)) == (4, 3, 3)
     small = np.zeros((10, 20, 30), np.int16)
     assert array_for_3d(small)[0] is small
     big, stride = array_for_3d(np.zeros((300, 512, 10), np.int16))
-    assert big.shape == (150, 256, 10) and stride == (2, 2, 1)
+    assert big.shape == (150, 171, 10) and stride == (2, 3, 1)
 
 
 def _slow_reader(started: threading.Event):

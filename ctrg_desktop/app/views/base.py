@@ -34,7 +34,15 @@ class VtkView(QVTKRenderWindowInteractor):
     def request_render(self) -> None:
         if not self._render_pending:
             self._render_pending = True
-            QtCore.QTimer.singleShot(0, self.render_now)
+            QtCore.QTimer.singleShot(0, self._render_if_pending)
+
+    def _render_if_pending(self) -> None:
+        if self._render_pending:
+            self.render_now()
+
+    def cancel_render(self) -> None:
+        """Drop a requested render (what it would show is about to be replaced)."""
+        self._render_pending = False
 
     def render_now(self) -> None:
         """Render immediately (skipped while hidden: a hidden view renders when shown)."""

@@ -4,35 +4,73 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6 import QtCore
+from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingCore import vtkImageSlice, vtkImageSliceMapper
-from vtkmodules.vtkRenderingImage import vtkImageResliceMapper, vtkImageStack
 
 from ctrg_desktop.app.interaction.slice_tools import SliceTools
 from ctrg_desktop.app.interaction.state import ViewerState
 from ctrg_desktop.app.views.base import VtkView
 from ctrg_desktop.app.views.geometry import SLICE_AXIS, VIEW_TITLES, camera_frame, edge_labels
+from ctrg_desktop.overlays.composite import GreyWindow, composite_slice
 from ctrg_desktop.app.views.slice_actors import (VIEW_COLOURS, CornerText, EdgeLabels, Polyline3D,
                                                  ScaleBar)
 
 
-def reslice_slice(image, matrix, linear: bool = True, aligned: bool = True) -> vtkImageSlice:
-    """A vtkImageSlice cutting ``image`` at the camera's focal plane, facing the camera.
+def slice_extent(shape_kji, axis: int, index: int) -> tuple[int, int, int, int, int, int]:
+    """VTK extent (x = i, y = j, z = k) of slice ``index`` across array ``axis``."""
+    d, h, w = shape_kji
+    extent = [0, w - 1, 0, h - 1, 0, d - 1]
+    vtk_axis = 2 - axis
+    extent[2 * vtk_axis] = extent[2 * vtk_axis + 1] = int(index)
+    return tuple(extent)
 
-    ``aligned``: the views look along the image axes, so vtkImageSliceMapper can hand the
-    slice to the GPU as a texture without resampling; otherwise vtkImageResliceMapper.
-    """
-    mapper = vtkImageSliceMapper() if aligned else vtkImageResliceMapper()
-    mapper.SetInputData(image)
-    mapper.SliceFacesCameraOn()
-    mapper.SliceAtFocalPointOn()
-    prop = vtkImageSlice()
-    prop.SetMapper(mapper)
-    prop.SetUserMatrix(matrix)
-    if linear:
-        prop.GetProperty().SetInterpolationTypeToLinear()
-    else:
-        prop.GetProperty().SetInterpolationTypeToNearest()
-    return prop
+
+class SliceImage:
+    """One RGB slice image (grey window + image overlays blended on the CPU) shown as a textured
+    quad: a 2D vtkImageData sharing memory with a numpy buffer, refilled only when stale."""
+
+    def __init__(self, renderer):
+        self.image = vtkImageData()
+        mapper = vtkImageSliceMapper()
+        mapper.SetInputData(self.image)
+        mapper.SliceFacesCameraOff()
+        mapper.SliceAtFocalPointOff()
+        self.actor = vtkImageSlice()
+        self.actor.SetMapper(mapper)
+        self.actor.GetProperty().SetInterpolationTypeToLinear()
+        self.actor.PickableOff()
+        self.actor.SetVisibility(False)
+        renderer.AddViewProp(self.actor)
+        self.buffer = None
+        self._scalars = None
+
+    def set_geometry(self, shape_kji, spacing_kji, axis: int, matrix) -> None:
+        """Size the buffer for slices across ``axis`` of a ``shape_kji`` volume."""
+        plane = tuple(n for a, n in enumerate(shape_kji) if a != axis)
+        self.buffer = np.zeros(plane + (3,), np.uint8)
+        self._scalars = numpy_to_vtk(self.buffer.reshape(-1, 3), deep=0)
+        self.shape, self.axis = tuple(shape_kji), axis
+        self.image.SetSpacing(*(float(s) for s in spacing_kji[::-1]))
+        self.image.SetOrigin(0.0, 0.0, 0.0)
+        self.image.SetExtent(*slice_extent(shape_kji, axis, 0))
+        self.image.GetPointData().SetScalars(self._scalars)
+        mapper = self.actor.GetMapper()
+        mapper.SetOrientation(2 - axis)
+        self.actor.SetUserMatrix(matrix)
+        self.actor.SetVisibility(True)
+
+    def place(self, index: int) -> None:
+        """Put the image at slice ``index`` (its bounds follow at once, for the clipping range)."""
+        if self.image.GetExtent() != slice_extent(self.shape, self.axis, index):
+            self.image.SetExtent(*slice_extent(self.shape, self.axis, index))
+            self.actor.GetMapper().SetSliceNumber(int(index))
+
+    def show(self, index: int) -> None:
+        """The buffer was refilled for slice ``index``: hand it to VTK."""
+        self.place(index)
+        self._scalars.Modified()
+        self.image.Modified()
 
 
 class SliceView(VtkView):
@@ -45,9 +83,13 @@ class SliceView(VtkView):
         super().__init__(view, parent)
         self.state = state
         self.axis = SLICE_AXIS[view]
-        self.handle = self.image_slice = None
-        self.stack = vtkImageStack()
-        self.renderer.AddViewProp(self.stack)
+        self.array = None  # the state's volume array (shared, never copied)
+        self.slice_image = SliceImage(self.renderer)
+        self.grey = GreyWindow(state.level, state.width)
+        self.blends: dict = {}  # id(layer) -> overlays.composite.LayerBlend, shared by the views
+        self._stale = True  # the slice image must be recomposed before the next render
+        self._shown_index = None
+        self.renderer.AddObserver("StartEvent", lambda *_: self._refresh_slice())
         self.renderer.GetActiveCamera().ParallelProjectionOn()
         self.edges = EdgeLabels(self.renderer)
         self.info = CornerText(self.renderer, "top-left")
@@ -66,16 +108,26 @@ class SliceView(VtkView):
         state.window_changed.connect(self._on_window)
 
     # --- volume and camera -------------------------------------------------------------
-    def set_image(self, handle, matrix) -> None:
-        """Show ``handle.image`` (an ImageHandle of the state's volume) with ``matrix``."""
-        if self.image_slice is not None:
-            self.stack.RemoveImage(self.image_slice)
-        self.handle = handle
-        self.image_slice = reslice_slice(handle.image, matrix)
-        self.stack.AddImage(self.image_slice)
-        self.stack.SetActiveLayer(0)
+    def set_image(self, array: np.ndarray, matrix) -> None:
+        """Show ``array`` (the state's volume array, shared) placed by ``matrix``."""
+        self.array, self._stale = array, True
+        self.slice_image.set_geometry(array.shape, self.state.volume.spacing, self.axis, matrix)
         self._on_window(self.state.level, self.state.width)
         self.reset_view()
+
+    def invalidate(self) -> None:
+        """The slice image must be recomposed (window, overlay or slice changed)."""
+        self._stale = True
+
+    def _refresh_slice(self) -> None:
+        """Before each render: recompose the slice image if anything it shows changed."""
+        if self.array is None or not (self._stale or self._shown_index != self.slice_index):
+            return
+        index = self.slice_index
+        layers = self.overlays.layers if self.overlays is not None else ()
+        composite_slice(self.array, self.axis, index, self.grey, layers, self.blends, out=self.slice_image.buffer)
+        self.slice_image.show(index)
+        self._stale, self._shown_index = False, index
 
     def _on_volume(self) -> None:
         self.measurements.clear()
@@ -118,6 +170,8 @@ class SliceView(VtkView):
         focal = np.asarray(camera.GetFocalPoint())
         dop = self.dop
         shift = float((self.state.cursor_world() - focal) @ dop) * dop
+        if self.array is not None:
+            self.slice_image.place(self.slice_index)
         camera.SetFocalPoint(*(focal + shift))
         camera.SetPosition(*(np.asarray(camera.GetPosition()) + shift))
         self.renderer.ResetCameraClippingRange()
@@ -126,7 +180,7 @@ class SliceView(VtkView):
             self.overlays.slice_changed()
 
     def _on_cursor(self, old) -> None:
-        if self.state.volume is None or self.handle is None:
+        if self.state.volume is None or self.array is None:
             return
         if old[self.axis] != self.state.cursor[self.axis]:
             self._follow_cursor()
@@ -135,10 +189,9 @@ class SliceView(VtkView):
         self.request_render()
 
     def _on_window(self, level: float, width: float) -> None:
-        if self.image_slice is not None:
-            prop = self.image_slice.GetProperty()
-            prop.SetColorLevel(level)
-            prop.SetColorWindow(width)
+        if (level, width) != (self.grey.level, self.grey.width):
+            self.grey = GreyWindow(level, width)
+            self._stale = True
         name = f" ({self.state.preset})" if self.state.preset else ""
         self.window_text.set(f"W {width:.0f}  L {level:.0f}{name}")
         self.request_render()

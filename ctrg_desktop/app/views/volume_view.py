@@ -38,6 +38,7 @@ class VolumeView(VtkView):
         self.volume_prop = vtkVolume()
         self.volume_prop.SetMapper(self.mapper)
         self.handle = None
+        self._software: bool | None = None
         self.preset = "soft tissue"
         self.info = CornerText(self.renderer, "top-left")
         self.marker = vtkOrientationMarkerWidget()
@@ -48,9 +49,27 @@ class VolumeView(VtkView):
         self.marker.InteractiveOff()
         self.overlays = None
 
+    def software_gl(self) -> bool:
+        """True when OpenGL is a CPU rasteriser (llvmpipe, softpipe, SwiftShader...)."""
+        if self._software is None:
+            report = self.GetRenderWindow().ReportCapabilities() or ""
+            if "renderer string" not in report:
+                return False  # no context yet: ask again later
+            renderer = report.split("renderer string:", 1)[1].splitlines()[0].lower()
+            self._software = any(name in renderer for name in ("llvmpipe", "softpipe", "swrast", "swiftshader"))
+        return self._software
+
     def set_image(self, handle, matrix) -> None:
-        """Show ``handle`` (possibly a downsampled copy of the volume) placed by ``matrix``."""
+        """Show ``handle`` (possibly a downsampled copy of the volume) placed by ``matrix``.
+
+        With a software OpenGL the CPU ray caster is used: it is several times faster there
+        than running the GPU ray-casting shaders on the CPU.
+        """
         self.handle = handle
+        if self.software_gl():
+            self.mapper.SetRequestedRenderModeToRayCast()
+        else:
+            self.mapper.SetRequestedRenderModeToDefault()
         self.mapper.SetInputData(handle.image)
         self.volume_prop.SetUserMatrix(matrix)
         if not self.renderer.HasViewProp(self.volume_prop):
