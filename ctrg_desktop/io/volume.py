@@ -86,7 +86,9 @@ class Volume:
         if len(self.spacing) != 3 or min(self.spacing) <= 0:
             raise ValueError(f"spacing must be three positive mm values, got {self.spacing}")
         self.origin = tuple(float(o) for o in self.origin)
-        self.direction = np.asarray(self.direction, dtype=np.float64).reshape(3, 3)
+        direction = np.array(self.direction, dtype=np.float64).reshape(3, 3)
+        direction[np.abs(direction) < 1e-12] = 0.0  # float dust (denormals) upsets ITK's SVD
+        self.direction = direction
 
     @property
     def shape(self) -> tuple[int, int, int]:
