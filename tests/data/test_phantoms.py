@@ -56,6 +56,8 @@ def test_config_validation_and_full_size():
         PhantomConfig(shape=(8, 64, 64))
     with pytest.raises(ValueError):
         PhantomConfig(spacing=(0.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="too small for a chest"):
+        PhantomConfig(shape=(16, 32, 32), spacing=(6.0, 5.0, 5.0))
     full = PhantomConfig.full_size()
     assert full.shape == (240, 480, 480) and full.spacing == (1.5, 0.75, 0.75)
     with pytest.raises(ValueError, match="unknown CT-RATE label"):

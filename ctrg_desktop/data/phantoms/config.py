@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+#: smallest field of view (z, in-plane) in mm that holds the whole drawn chest
+MIN_FOV_MM = (240.0, 280.0)
+
 
 @dataclass
 class PhantomConfig:
@@ -27,6 +30,10 @@ class PhantomConfig:
             raise ValueError(f"phantom shape must be three sizes >= 16 voxels, got {self.shape}")
         if len(self.spacing) != 3 or min(self.spacing) <= 0:
             raise ValueError(f"phantom spacing must be three positive mm values, got {self.spacing}")
+        fov = tuple(n * s for n, s in zip(self.shape, self.spacing))
+        if fov[0] < MIN_FOV_MM[0] or min(fov[1:]) < MIN_FOV_MM[1]:
+            raise ValueError(f"phantom field of view {tuple(round(f) for f in fov)} mm is too small for "
+                             f"a chest: needs at least {MIN_FOV_MM[0]} mm along z and {MIN_FOV_MM[1]} mm in-plane")
         if self.noise_hu < 0 or not 0 <= self.contrast_fraction <= 1:
             raise ValueError("noise_hu must be >= 0 and contrast_fraction within [0, 1]")
         return self

@@ -73,13 +73,14 @@ def ellipsoid(grid: Grid, center, radii, axes=None, pad: int = 1):
     """Squared normalised radius (< 1 inside) of an ellipsoid on its block.
 
     ``axes`` (3, 3): columns are the ellipsoid's unit axes in patient XYZ (identity if None).
+    Off the grid: ``(None, inf)``.
     """
     c, r = np.asarray(center, float), np.asarray(radii, float)
     a = np.eye(3) if axes is None else np.asarray(axes, float)
     half = np.sqrt(((a * r) ** 2).sum(axis=1))
     sl = grid.box(c - half, c + half, pad)
-    if sl is None:
-        return None, None
+    if sl is None:  # off the grid: nothing is inside (inf keeps ``r2 <= 1`` masks empty)
+        return None, np.float32(np.inf)
     z, y, x = grid.block(sl)
     dx, dy, dz = x - np.float32(c[0]), y - np.float32(c[1]), z - np.float32(c[2])
     r2 = 0.0

@@ -1,0 +1,124 @@
+"""Grounding precision on studies with an anatomy label map (the synthetic phantoms).
+
+For each structure the model keeps its top-K patches (``VisualOutput.topk_indices``); a patch
+counts as *inside* the structure when at least ``threshold`` (default 0.5) of its voxels on the
+model grid belong to that structure's ground-truth mask. Precision of a structure = inside
+patches / top-K patches, pooled over the studies where the structure is present on the model
+grid at all. The catch-all "others" structure is excluded. ``chance`` is the precision of K
+patches drawn at random (the share of the grid's patches inside the structure), to compare with.
+
+Label maps hold fine labels; a legend (fine label -> structure name, e.g. the phantoms'
+``STRUCTURE_OF_LABEL`` or ``dataset.json``'s ``label_legend``) maps them to structures. The
+map is brought onto the model grid with nearest-neighbour resampling
+(:func:`ctrg_desktop.imaging.resample_labels`) against ``PreparedVolume.grid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ctrg_desktop.imaging.patches import PatchGrid
+
+OTHERS = "others"
+
+
+def legend_to_structure_map(legend: Mapping, structure_names: Sequence[str]) -> dict[int, int]:
+    """``{fine label: structure name}`` or ``dataset.json``'s ``{"3": {"structure": "lung"}}``
+    -> ``{fine label: structure index}``; names not in ``structure_names`` raise ``ValueError``."""
+    index = {name: i for i, name in enumerate(structure_names)}
+    out = {}
+    for value, entry in legend.items():
+        name = entry.get("structure") if isinstance(entry, Mapping) else entry
+        if name not in index:
+            raise ValueError(f"label {value} maps to unknown structure {name!r}")
+        out[int(value)] = index[name]
+    return out
+
+
+def structure_index_map(label_map: np.ndarray, legend: Mapping, structure_names: Sequence[str]) -> np.ndarray:
+    """Fine label map -> structure index per voxel (int16; -1 for background/unlisted labels)."""
+    mapping = legend_to_structure_map(legend, structure_names)
+    labels = np.asarray(label_map)
+    if labels.size and (labels.min() < 0):
+        raise ValueError("label maps hold non-negative labels")
+    lut = np.full(max(int(labels.max(initial=0)), max(mapping, default=0)) + 1, -1, dtype=np.int16)
+    for value, s in mapping.items():
+        lut[value] = s
+    return lut[labels.astype(np.int64)]
+
+
+def patch_fractions(structure_map: np.ndarray, patch_grid: PatchGrid, num_structures: int) -> np.ndarray:
+    """Share of each patch's voxels in each structure: (P, N) float, rows in PatchGrid order."""
+    smap = np.asarray(structure_map)
+    if smap.shape != tuple(patch_grid.shape):
+        raise ValueError(f"structure map shape {smap.shape} differs from the model grid {patch_grid.shape}")
+    (nk, nj, ni), (pd, ph, pw) = patch_grid.counts, patch_grid.patch
+    blocks = smap.reshape(nk, pd, nj, ph, ni, pw).transpose(0, 2, 4, 1, 3, 5).reshape(nk * nj * ni, -1)
+    out = np.zeros((blocks.shape[0], num_structures), dtype=np.float64)
+    for s in range(num_structures):
+        out[:, s] = (blocks == s).mean(axis=1)
+    return out
+
+
+def grounding_precision(topk_indices, fractions, structure_names: Sequence[str], threshold: float = 0.5,
+                        exclude: Sequence[str] = (OTHERS,)) -> dict:
+    """Top-K grounding precision per structure and its mean.
+
+    ``topk_indices`` (N, K) or (B, N, K) flat patch indices; ``fractions`` (P, N) or (B, P, N)
+    from :func:`patch_fractions`. Returns ``{"per_structure": {name: precision or None},
+    "mean": ..., "chance_per_structure": {...}, "chance_mean": ..., "studies": {name: count},
+    "threshold": t, "k": K, "n_studies": B}``; a structure absent from every study is ``None``
+    and left out of the means.
+    """
+    idx = np.asarray(_numpy(topk_indices), dtype=np.int64)
+    frac = np.asarray(fractions, dtype=np.float64)
+    if idx.ndim == 2:
+        idx = idx[None]
+    if frac.ndim == 2:
+        frac = frac[None]
+    if idx.ndim != 3 or frac.ndim != 3 or idx.shape[0] != frac.shape[0]:
+        raise ValueError(f"need topk (B, N, K) and fractions (B, P, N), got {idx.shape} and {frac.shape}")
+    b, n, k = idx.shape
+    if frac.shape[2] != n or n != len(structure_names):
+        raise ValueError(f"{len(structure_names)} structure names, topk has {n}, fractions {frac.shape[2]}")
+    if idx.size and (idx.min() < 0 or idx.max() >= frac.shape[1]):
+        raise ValueError(f"patch indices must lie in [0, {frac.shape[1]})")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must lie in (0, 1], got {threshold}")
+    inside = frac >= threshold - 1e-9                        # (B, P, N)
+    present = frac.sum(axis=1) > 0                          # (B, N): structure on the model grid
+    per, chance, studies = {}, {}, {}
+    for s, name in enumerate(structure_names):
+        if name in exclude:
+            continue
+        rows = np.nonzero(present[:, s])[0]
+        studies[name] = int(len(rows))
+        if not len(rows):
+            per[name] = chance[name] = None
+            continue
+        hits = inside[rows[:, None], idx[rows, s], s]          # (b', K)
+        per[name] = float(hits.mean())
+        chance[name] = float(inside[rows, :, s].mean())
+    valid = [v for v in per.values() if v is not None]
+    valid_chance = [v for v in chance.values() if v is not None]
+    return {"per_structure": per, "mean": float(np.mean(valid)) if valid else None,
+            "chance_per_structure": chance, "chance_mean": float(np.mean(valid_chance)) if valid_chance else None,
+            "studies": studies, "threshold": float(threshold), "k": int(k), "n_studies": int(b)}
+
+
+def _numpy(x):
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
+
+
+def study_patch_fractions(label_volume, prepared, patch_grid: PatchGrid, legend: Mapping,
+                          structure_names: Sequence[str]) -> np.ndarray:
+    """Label map (a Volume on the study's grid) -> (P, N) patch fractions on ``prepared.grid``."""
+    from ctrg_desktop.imaging.resample import resample_labels
+
+    labels = np.asarray(label_volume.array)
+    if labels.shape != prepared.study.shape:
+        raise ValueError(f"label map shape {labels.shape} differs from the study's {prepared.study.shape}")
+    on_grid = resample_labels(labels, label_volume, prepared.grid)
+    return patch_fractions(structure_index_map(on_grid, legend, structure_names), patch_grid, len(structure_names))

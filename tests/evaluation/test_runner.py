@@ -1,0 +1,130 @@
+"""End-to-end evaluation: the tiny model on four small synthetic studies, and the CLI parser."""
+
+import argparse
+import json
+import shutil
+
+import pytest
+import torch
+
+from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.evaluation.nlg import NLG_KEYS
+from ctrg_desktop.evaluation.runner import (add_evaluate_parser, evaluate_model, resolve_model_folder,
+                                            summary_line, write_metrics)
+
+# The tiny model reads 16x32x32 voxels at 6/5/5 mm; the studies are drawn at 48x64x64 on that spacing
+# and centre-cropped by the preprocessing, which also exercises the crop in the grounding map.
+PHANTOM_SHAPE, PHANTOM_SPACING = (48, 64, 64), (6.0, 5.0, 5.0)
+GENERATION = {"num_beams": 1, "max_length": 16}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def phantom_root(tmp_path_factory):
+    from ctrg_desktop.data.phantoms import PhantomConfig, generate_dataset
+
+    out = tmp_path_factory.mktemp("phantoms")
+    return generate_dataset(out, count=4, seed=11, config=PhantomConfig(PHANTOM_SHAPE, PHANTOM_SPACING),
+                            split=(0.0, 0.0, 1.0), workers=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from ctrg_desktop.model import build_model
+
+    torch.manual_seed(0)
+    return build_model("tiny")
+
+
+@pytest.mark.slow
+def test_evaluate_model_end_to_end(phantom_root, tiny_model, tmp_path):
+    result = evaluate_model(tiny_model, phantom_root, split="test", batch_size=3, device="cpu", **GENERATION)
+    assert set(result) == {"meta", "nlg", "clinical_efficacy", "retrieval", "grounding", "diversity", "reports"}
+    meta = result["meta"]
+    assert meta["n_studies"] == 4 and meta["split"] == "test" and meta["generation"] == GENERATION
+    assert len(meta["structures"]) == 10 and len(meta["labels"]) == 18
+    nlg = result["nlg"]
+    assert all(nlg[k] is not None for k in NLG_KEYS) and "warnings" not in nlg and 0 <= nlg["METEOR"] <= 1
+    ce = result["clinical_efficacy"]
+    assert ce["reference_source"] == "dataset" and set(ce["micro"]) == {"precision", "recall", "f1"}
+    assert len(ce["per_label"]) == 18 and ce["n_reports"] == 4
+    ret = result["retrieval"]
+    assert {"recall@10", "recall@50", "recall@100"} <= set(ret) and ret["n_volumes"] == 4
+    assert ret["effective_k"]["recall@10"] == 4 and ret["recall@10"] == 1.0
+    gr = result["grounding"]
+    assert gr["n_studies"] == 4 and gr["k"] == 4 and "others" not in gr["per_structure"]
+    assert gr["per_structure"]["lung"] is not None and 0.0 <= gr["mean"] <= 1.0
+    assert gr["chance_per_structure"]["lung"] > 0.1                       # the lungs fill much of the grid
+    for side in ("generated", "reference"):
+        d = result["diversity"][side]
+        assert d["n_reports"] == 4 and 0 < d["distinct_reports"] <= 1
+    assert result["diversity"]["reference"]["distinct_reports"] == 1.0
+    reports = result["reports"]
+    assert len(reports) == 4 and set(reports[0]) == {"name", "generated", "reference", "generated_labels",
+                                                     "reference_labels"}
+    assert all(r["reference"] for r in reports)
+    assert "BLEU-4" in summary_line(result)
+    path = write_metrics(result, tmp_path / "sub" / "metrics.json")
+    loaded = json.loads(path.read_text())
+    assert set(loaded) == set(result) and loaded["retrieval"]["recall@10"] == 1.0
+
+
+def test_cli_from_a_folder_without_label_maps(phantom_root, tiny_model, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(phantom_root, data)
+    shutil.rmtree(data / "segmentations")
+    folder = tmp_path / "model"
+    tiny_model.save_pretrained(folder)
+    parser = argparse.ArgumentParser(prog="ctrg")
+    add_evaluate_parser(parser.add_subparsers(dest="command", required=True))
+    out = tmp_path / "metrics.json"
+    args = parser.parse_args(["evaluate", "--model", str(folder), "--data", str(data), "--out", str(out),
+                              "--limit", "2", "--no-meteor", "--num-beams", "1", "--max-length", "12",
+                              "--device", "cpu", "--reference-labels", "labeller", "--quiet"])
+    assert args.func(args) == 0
+    result = json.loads(out.read_text())
+    assert result["meta"]["n_studies"] == 2 and result["meta"]["generation"] == {"num_beams": 1, "max_length": 12}
+    assert result["nlg"]["METEOR"] is None and result["nlg"]["warnings"] == ["METEOR skipped (disabled)"]
+    assert result["clinical_efficacy"]["reference_source"] == "labeller"
+    assert result["grounding"]["mean"] is None and "label map" in result["grounding"]["note"]
+    assert result["retrieval"]["effective_k"]["recall@100"] == 2
+    printed = capsys.readouterr()
+    assert "wrote" in printed.out and "METEOR skipped" in printed.err
+
+
+def test_model_names_resolve_in_the_zoo(tmp_path, monkeypatch):
+    zoo = tmp_path / "zoo"
+    (zoo / "mine").mkdir(parents=True)
+    (zoo / "mine" / "config.json").write_text("{}")
+    monkeypatch.setenv("CTRG_MODEL_ZOO", str(zoo))
+    assert resolve_model_folder("mine") == zoo / "mine"
+    with pytest.raises(CtrgError, match="no model 'nope'.*has: mine") as err:
+        resolve_model_folder("nope")
+    assert "\n" not in str(err.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CtrgError, match="no config.json"):
+        resolve_model_folder(tmp_path / "empty")
+
+
+def test_bad_arguments(phantom_root, tiny_model):
+    with pytest.raises(ValueError, match="reference_labels"):
+        evaluate_model(tiny_model, phantom_root, reference_labels="radbert")
+    with pytest.raises(ValueError, match="no studies"):
+        evaluate_model(tiny_model, phantom_root, split="train", device="cpu")
+    with pytest.raises(ValueError, match="not a folder"):
+        evaluate_model(tiny_model, phantom_root / "nope", device="cpu")
+
+
+def test_training_mode_is_restored(phantom_root, tiny_model):
+    tiny_model.train()
+    evaluate_model(tiny_model, phantom_root, limit=1, device="cpu", meteor=False, include_reports=False,
+                   **GENERATION)
+    assert tiny_model.training
+    tiny_model.eval()
