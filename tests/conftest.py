@@ -9,6 +9,17 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def torch_one_thread():
+    """Tiny test tensors gain nothing from threads; on a shared 2-core machine they cost 10x."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def demo_study():
     """The real TotalSegmentator chest CT + DICOM series (user data folder, fetched on first use)."""

@@ -18,14 +18,6 @@ PHANTOM_SHAPE, PHANTOM_SPACING = (48, 64, 64), (6.0, 5.0, 5.0)
 GENERATION = {"num_beams": 1, "max_length": 16}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def phantom_root(tmp_path_factory):
     from ctrg_desktop.data.phantoms import PhantomConfig, generate_dataset

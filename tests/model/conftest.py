@@ -6,15 +6,6 @@ import torch
 from ctrg_desktop.model import ModelConfig, StructureReportModel, load_tokenizer
 
 
-@pytest.fixture(autouse=True, scope="package")
-def one_thread():
-    """Tiny tensors gain nothing from threads; on a shared 2-core machine they cost 10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def tokenizer():
     return load_tokenizer("minilm")

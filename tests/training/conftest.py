@@ -1,21 +1,11 @@
 """Tiny synthetic studies (32x64x64 at 9/5/5 mm) and shared text models for the training tests."""
 
 import pytest
-import torch
 
 from ctrg_desktop.data.phantoms import PhantomConfig, generate_dataset
 from ctrg_desktop.model import load_tokenizer
 from ctrg_desktop.model.text_encoder import TextEncoder
 from ctrg_desktop.training.config import TrainConfig
-
-
-@pytest.fixture(autouse=True, scope="package")
-def one_thread():
-    """Tiny tensors gain nothing from threads; on a shared 2-core machine they cost 10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
