@@ -32,6 +32,7 @@ from ctrg_desktop.io.dicom_scan import (DicomHeader, ScanResult, extract_zip, gr
 from ctrg_desktop.io.dicom_series import MIN_SLICES, Frame, assemble_volume, single_frame
 from ctrg_desktop.io.progress import CancelCallback, ProgressCallback, Reporter
 from ctrg_desktop.io.sitk_bridge import image_to_volume
+from ctrg_desktop.io.streamed_read import can_stream, read_streamed
 from ctrg_desktop.io.volume import SeriesInfo, StudyMeta, Volume
 
 log = logging.getLogger(__name__)
@@ -263,14 +264,19 @@ def _read_dicom(path: Path, kind: str, headers: list[DicomHeader], allow_non_ct:
 
 def _read_image(path: Path, image_format: str, reporter: Reporter) -> Volume:
     reporter(0, 1, f"reading {image_format}")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
     try:
-        image = sitk.ReadImage(str(path))
+        reader.ReadImageInformation()
+        _check_image(path, reader.GetDimension(), reader.GetNumberOfComponents(), reader.GetSize())
+        series = SeriesInfo(modality="CT", source_format=image_format, source_path=str(path),
+                            slice_count=reader.GetSize()[2])
+        if can_stream(path, reader):
+            return read_streamed(reader, series, reporter)
+        image = reader.Execute()
     except RuntimeError:
         raise StudyReadError(f"{path} cannot be read as {image_format} (damaged, incomplete or "
                              "not in that format)") from None
-    _check_image(path, image.GetDimension(), image.GetNumberOfComponentsPerPixel(), image.GetSize())
-    series = SeriesInfo(modality="CT", source_format=image_format, source_path=str(path),
-                        slice_count=image.GetSize()[2])
     return image_to_volume(image, series, StudyMeta())
 
 
