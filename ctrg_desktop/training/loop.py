@@ -481,7 +481,12 @@ def _write_final_model(run: _Run, result: TrainResult) -> Path:
             f"- parent model: {run.parent.resolve() if run.parent else 'none (random init)'}",
             f"- final training loss: {last:.4f}" if last is not None else "- final training loss: n/a",
             f"- command: `ctrg train {run.cfg.stage} --data {run.data_dir} --out {run.out}`",
-            f"- full settings: {run.out.resolve() / RUN_CONFIG_NAME}", ""]
+            f"- full settings: {run.out.resolve() / RUN_CONFIG_NAME}", "",
+            "## Limits", "",
+            "Metrics: run `ctrg evaluate` on a held-out split and add them here. A model trained on "
+            "synthetic studies has learnt to read those pictures, not real CT.", "",
+            "**Not for clinical use.** Research and development only; every draft needs a "
+            "radiologist's review.", ""]
     (tmp / "card.md").write_text("\n".join(card))
     if final.exists():
         shutil.rmtree(final)

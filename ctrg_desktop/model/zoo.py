@@ -1,0 +1,296 @@
+"""The model zoo: resolve a model name to a folder, list the models, load one.
+
+A model folder holds ``config.json`` (the :class:`ModelConfig`, which names its tokenizer and
+the preprocessing it was trained with), ``model.safetensors`` (the weights) and ``card.md``
+(data, training command, metrics, limits). Weights are read from safetensors only: pickle
+checkpoints (``.pt``, ``.pth``, ``.bin``, ``.ckpt``, ``.pkl``) can run code when loaded and are
+refused, never unpickled.
+
+Names resolve, in order, to: an existing folder path; a folder of the bundled zoo
+(:func:`ctrg_desktop.resources.model_zoo_dir`, ``CTRG_MODEL_ZOO`` overrides it); a folder of the
+user's zoo (``user_data_dir()/"models"``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import struct
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+
+CARD_NAME = "card.md"
+PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
+
+
+class ModelZooError(CtrgError):
+    """A model name or folder that cannot be resolved or loaded (one readable line)."""
+
+
+class PickleCheckpointError(ModelZooError):
+    """A pickle checkpoint where safetensors weights are needed: refused, never unpickled."""
+
+
+def zoo_dirs() -> list[tuple[str, Path]]:
+    """``[("bundled", model_zoo_dir()), ("user", user_data_dir()/"models")]`` in lookup order."""
+    from ctrg_desktop.resources import model_zoo_dir, user_data_dir
+
+    return [("bundled", model_zoo_dir()), ("user", user_data_dir() / "models")]
+
+
+def _zoo_folders() -> list[tuple[str, str, Path]]:
+    """(name, source, folder) of every folder with a ``config.json`` in the zoos; the first zoo wins."""
+    out, seen = [], set()
+    for source, zoo in zoo_dirs():
+        if not zoo.is_dir():
+            continue
+        for folder in sorted(p for p in zoo.iterdir() if p.is_dir() and (p / CONFIG_NAME).is_file()):
+            if folder.name not in seen:
+                seen.add(folder.name)
+                out.append((folder.name, source, folder))
+    return out
+
+
+def known_names() -> list[str]:
+    return sorted(name for name, _, _ in _zoo_folders())
+
+
+def _pickles(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(PICKLE_SUFFIXES))
+
+
+def _pickle_message(what: str) -> str:
+    return (f"{what} is a pickle checkpoint, which can run code when loaded: ctrg reads safetensors weights "
+            f"only ({WEIGHTS_NAME}); convert it with a PyTorch you trust (safetensors.torch.save_file of its "
+            f"state dict) and put config.json beside it")
+
+
+def _unknown_name_message(name: str) -> str:
+    names = known_names()
+    where = ", ".join(f"{source} {zoo}" for source, zoo in zoo_dirs())
+    known = f"the model zoo has: {', '.join(names)}" if names else "the model zoo is empty"
+    return f"no model {name!r}: not a folder and not in the model zoo; {known} ({where})"
+
+
+def resolve_model_folder(name_or_folder, need_weights: bool = False) -> Path:
+    """A model folder from a folder path or a zoo name (module docstring); ``ModelZooError`` otherwise.
+
+    The folder must hold ``config.json``; with ``need_weights`` also ``model.safetensors``
+    (a pickle checkpoint in its place raises :class:`PickleCheckpointError`).
+    """
+    path = Path(name_or_folder).expanduser()
+    if path.is_file():
+        if path.name.lower().endswith(PICKLE_SUFFIXES):
+            raise PickleCheckpointError(_pickle_message(str(path)))
+        if path.name in (CONFIG_NAME, WEIGHTS_NAME):
+            path = path.parent
+        else:
+            raise ModelZooError(f"{path} is a file; give a model folder (config.json + {WEIGHTS_NAME}) "
+                                f"or a model-zoo name")
+    if path.is_dir():
+        folder = path
+    else:
+        found = {name: folder for name, _, folder in _zoo_folders()}
+        folder = found.get(str(name_or_folder))
+        if folder is None:
+            for _, zoo in zoo_dirs():  # a zoo folder without config.json: say so below
+                if str(name_or_folder) and (zoo / str(name_or_folder)).is_dir() and "/" not in str(name_or_folder):
+                    folder = zoo / str(name_or_folder)
+                    break
+        if folder is None:
+            raise ModelZooError(_unknown_name_message(str(name_or_folder)))
+    if not (folder / CONFIG_NAME).is_file():
+        pickles = _pickles(folder)
+        if pickles:
+            raise PickleCheckpointError(_pickle_message(f"{folder / pickles[0]}") + "; and it has no config.json")
+        raise ModelZooError(f"{folder} is not a model folder (no config.json)")
+    if need_weights and not (folder / WEIGHTS_NAME).is_file():
+        pickles = _pickles(folder)
+        if pickles:
+            raise PickleCheckpointError(_pickle_message(str(folder / pickles[0])))
+        raise ModelZooError(f"{folder} has no weights ({WEIGHTS_NAME} missing)")
+    return folder
+
+
+# ------------------------------------------------------------------------------------------ listing
+
+@dataclass
+class ModelEntry:
+    """One model of the zoo as ``ctrg models`` shows it."""
+
+    name: str
+    source: str                 #: "bundled" or "user"
+    folder: str
+    title: str                  #: the card's first heading ('' without a card)
+    summary: str                #: the card's first paragraph or bullet line
+    parameters: int | None      #: counted from the config (None when the config is unreadable)
+    has_weights: bool
+    weights_mb: float | None
+    tokenizer: str | None
+    structure_set: str | None
+    input_shape: list[int] | None
+    spacing: list[float] | None
+    problem: str = ""           #: why the model cannot be loaded ('' when it can)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_card(folder: Path) -> tuple[str, str]:
+    """(title, summary) of ``folder/card.md``: the first heading and the first text line after it."""
+    path = Path(folder) / CARD_NAME
+    if not path.is_file():
+        return "", ""
+    title, summary = "", ""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if not title:
+                title = line.lstrip("#").strip()
+            continue
+        summary = line.lstrip("-* ").strip()
+        break
+    return title, summary
+
+
+@functools.lru_cache(maxsize=4)
+def shared_tokenizer(name: str):
+    """The decoder tokenizer of a model (local files only), loaded once per process."""
+    from ctrg_desktop.model.text_encoder import load_tokenizer
+
+    return load_tokenizer(name)
+
+
+def _without_text_init(config):
+    """The config with ``init_from_text_encoder`` off: every weight comes from the checkpoint anyway."""
+    import dataclasses
+
+    return dataclasses.replace(config, decoder=dataclasses.replace(config.decoder, init_from_text_encoder=False))
+
+
+def count_parameters(config) -> int:
+    """Trainable + frozen parameters (tied ones once) of a model built from ``config``, on the meta device."""
+    import torch
+
+    from ctrg_desktop.model.report_model import StructureReportModel
+
+    with torch.device("meta"):
+        model = StructureReportModel(_without_text_init(config), tokenizer=shared_tokenizer(config.decoder.tokenizer))
+    return sum(p.numel() for p in model.parameters())
+
+
+def _entry(name: str, source: str, folder: Path) -> ModelEntry:
+    from ctrg_desktop.model.config import ModelConfig
+
+    title, summary = read_card(folder)
+    weights = folder / WEIGHTS_NAME
+    entry = ModelEntry(name=name, source=source, folder=str(folder), title=title, summary=summary, parameters=None,
+                       has_weights=weights.is_file(),
+                       weights_mb=round(weights.stat().st_size / 2**20, 1) if weights.is_file() else None,
+                       tokenizer=None, structure_set=None, input_shape=None, spacing=None)
+    try:
+        config = ModelConfig.load(folder / CONFIG_NAME)
+    except (ValueError, TypeError) as exc:
+        entry.problem = " ".join(str(exc).split())
+        return entry
+    entry.tokenizer, entry.structure_set = config.decoder.tokenizer, config.structure_set
+    entry.input_shape, entry.spacing = list(config.encoder.input_shape), list(config.encoder.spacing)
+    try:
+        entry.parameters = count_parameters(config)
+    except (ValueError, OSError) as exc:
+        entry.problem = " ".join(str(exc).split())
+    if not entry.has_weights and not entry.problem:
+        pickles = _pickles(folder)
+        entry.problem = (f"pickle checkpoint {pickles[0]} refused (safetensors only)" if pickles
+                         else f"no {WEIGHTS_NAME}")
+    return entry
+
+
+def list_models() -> list[ModelEntry]:
+    """Every model folder of the bundled and the user zoo, by name (the bundled one wins a clash)."""
+    return sorted((_entry(name, source, folder) for name, source, folder in _zoo_folders()), key=lambda e: e.name)
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+@dataclass
+class ModelInfo:
+    """Where a loaded model came from; ``model.zoo_info`` after :func:`load_model`."""
+
+    name: str
+    folder: str
+    version: str          #: first 12 hex digits of the weights file's SHA-256
+    config_hash: str      #: first 12 hex digits of the SHA-1 of the canonical config JSON
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def config_hash(config) -> str:
+    return hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_safetensors(path: Path) -> None:
+    """Refuse a ``model.safetensors`` that is really a pickle/zip (a renamed ``.pt``) before reading it."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        raise PickleCheckpointError(_pickle_message(str(path)) + " (renamed to .safetensors)")
+    if len(head) < 9 or struct.unpack("<Q", head[:8])[0] > os.path.getsize(path) or head[8:9] != b"{":
+        raise ModelZooError(f"{path} is not a safetensors file")
+
+
+def resolve_device(device=None):
+    """"auto"/None -> cuda when available else cpu; "cpu", "cuda", "cuda:N" as asked (CUDA must exist)."""
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, torch.device):
+        return device
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise CtrgError(f"device {device!r} asked for but CUDA is not available")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda") from exc
+
+
+def load_model(name_or_folder, device="cpu", tokenizer=None):
+    """The model of a zoo name or folder, on ``device``, in eval mode, with ``model.zoo_info``.
+
+    Built without the decoder's MiniLM initialisation (the checkpoint overwrites every weight)
+    and with a shared tokenizer; ``ValueError`` when the weights do not fit the config.
+    """
+    from ctrg_desktop.model.config import ModelConfig
+    from ctrg_desktop.model.report_model import StructureReportModel
+
+    folder = resolve_model_folder(name_or_folder, need_weights=True)
+    weights = folder / WEIGHTS_NAME
+    _check_safetensors(weights)
+    dev = resolve_device(device)
+    config = ModelConfig.load(folder / CONFIG_NAME)
+    tokenizer = tokenizer if tokenizer is not None else shared_tokenizer(config.decoder.tokenizer)
+    model = StructureReportModel(_without_text_init(config), tokenizer=tokenizer)
+    model.config, model.decoder.config = config, config.decoder  # the saved config, checked by load_weights
+    model.load_weights(folder, map_location="cpu")
+    model = model.to(dev).eval()
+    name = str(name_or_folder) if not Path(str(name_or_folder)).expanduser().exists() else folder.name
+    model.zoo_info = ModelInfo(name=name, folder=str(folder), version=_file_sha256(weights)[:12],
+                               config_hash=config_hash(config))
+    return model
