@@ -41,3 +41,23 @@ def test_unknown_field_is_a_value_error():
 def test_invalid_configs(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_paper_model_forward_on_reduced_input():
+    """The paper's widths and depths on a 2x2x2-patch input (30x60x60): shapes of every output."""
+    import dataclasses
+
+    import torch
+
+    from ctrg_desktop.model import StructureReportModel
+
+    paper = ModelConfig.paper()
+    small = dataclasses.replace(paper, encoder=dataclasses.replace(paper.encoder, input_shape=(30, 60, 60)),
+                                observer=dataclasses.replace(paper.observer, top_k=4))
+    model = StructureReportModel(small).eval()
+    with torch.no_grad():
+        out = model.encode(torch.randn(1, 1, 30, 60, 60))
+    assert out.patch_features.shape == (1, 8, 512)
+    assert out.structure_tokens.shape == (1, 10, 512) and out.attention.shape == (1, 10, 8)
+    assert out.topk_indices.shape == (1, 10, 4) and out.decoder_tokens().shape == (1, 50, 512)
+    assert 60e6 < sum(p.numel() for p in model.parameters()) < 70e6
