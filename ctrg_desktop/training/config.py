@@ -34,6 +34,8 @@ class TrainConfig:
     clipping. ``mixed_precision`` "bf16"/"fp16" autocast on CUDA only (ignored on CPU).
     Intervals are in steps (0 = never; a checkpoint is always written at the end).
     ``cache_dir``: "auto" (``OUT/cache``), a folder, or None (no cache of preprocessed arrays).
+    ``freeze_visual`` (stage "report"): freeze encoder and queries (the paper's stage 2); False
+    trains them through the report loss too ("report learning alone", the paper's ablation).
     ``report_text``: what the decoder learns, "findings" (the report as written) or "structures"
     (the per-structure texts joined in structure order, :func:`join_structure_texts`).
     """
@@ -42,6 +44,7 @@ class TrainConfig:
     model: str | None = "demo"
     model_config: str | None = None
     init_from: str | None = None
+    freeze_visual: bool = True
     steps: int | None = None
     epochs: int | None = None
     batch_size: int = 2

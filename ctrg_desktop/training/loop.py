@@ -55,7 +55,7 @@ LOG_NAME = "train_log.jsonl"
 RUN_CONFIG_NAME = "train_config.json"
 MODEL_DIR = "model"
 # Train-config fields a resumed run must share with its checkpoint (the data order and model depend on them).
-_RESUME_FIXED = ("stage", "batch_size", "seed", "report_text", "train_split")
+_RESUME_FIXED = ("stage", "batch_size", "seed", "report_text", "train_split", "freeze_visual")
 
 
 @dataclass
@@ -127,7 +127,7 @@ def build_training_model(cfg: TrainConfig, model_config: ModelConfig, parent: Pa
             model.load_weights(parent)
         except ValueError as exc:
             raise CheckpointError(f"cannot start from {parent}: {str(exc).splitlines()[0]}") from exc
-    if cfg.stage == "report":
+    if cfg.stage == "report" and cfg.freeze_visual:
         model.freeze_for_stage2()
     else:
         model.decoder.requires_grad_(False)  # stage 1 never uses the decoder
@@ -208,7 +208,7 @@ class _Run:
             self.log(f"--resume: no checkpoint in {self.out / 'checkpoints'}; starting at step 0")
         if self.resume_from is not None:
             self._check_resumable(model_config)
-        if cfg.stage == "report" and self.parent is None and self.resume_from is None:
+        if cfg.stage == "report" and cfg.freeze_visual and self.parent is None and self.resume_from is None:
             self.log("note: stage 'report' without init_from trains the decoder on a random frozen encoder")
         self.model = build_training_model(cfg, model_config, self.parent if self.resume_from is None else None,
                                           **model_kwargs).to(self.device)

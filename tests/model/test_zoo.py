@@ -146,3 +146,25 @@ def test_resolve_device(monkeypatch):
         resolve_device("tpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto").type == "cuda"
+
+
+def test_register_model_half_precision_round_trip(tmp_path):
+    """A registered model (float16 weights) loads and encodes like the float32 original."""
+    import torch
+
+    from ctrg_desktop.model import ModelConfig, StructureReportModel
+    from ctrg_desktop.model.zoo import load_model, register_model
+
+    torch.manual_seed(0)
+    model = StructureReportModel(ModelConfig.tiny()).eval()
+    model.save_pretrained(tmp_path / "trained")
+    folder = register_model(tmp_path / "trained", "tiny-half", card="# tiny\nnot for clinical use\n",
+                            zoo=tmp_path / "zoo")
+    assert (folder / "card.md").read_text().startswith("# tiny")
+    assert (folder / "model.safetensors").stat().st_size < 0.6 * (tmp_path / "trained" / "model.safetensors").stat().st_size
+    loaded = load_model(folder)
+    x = torch.randn(1, 1, 16, 32, 32)
+    with torch.no_grad():
+        a, b = model.encode(x), loaded.encode(x)
+    assert next(loaded.parameters()).dtype == torch.float32
+    assert torch.allclose(a.structure_tokens, b.structure_tokens, atol=2e-2)
