@@ -127,10 +127,10 @@ def build_training_model(cfg: TrainConfig, model_config: ModelConfig, parent: Pa
             model.load_weights(parent)
         except ValueError as exc:
             raise CheckpointError(f"cannot start from {parent}: {str(exc).splitlines()[0]}") from exc
-    if cfg.stage == "report" and cfg.freeze_visual:
-        model.freeze_for_stage2()
-    else:
+    if cfg.stage == "structure":
         model.decoder.requires_grad_(False)  # stage 1 never uses the decoder
+    elif cfg.freeze_visual:
+        model.freeze_for_stage2()
     return model
 
 

@@ -90,3 +90,18 @@ def test_cli_entry_stage_mismatch_and_overrides(tmp_path, tiny_data):
     with pytest.raises(ValueError, match="is for stage 'structure'"):
         args.func(args)
     assert args.resume is False and args.steps is None
+
+
+@pytest.mark.parametrize("stage, freeze, encoder_trains, decoder_trains", [
+    ("structure", True, True, False), ("report", True, False, True), ("report", False, True, True)])
+def test_which_parts_each_stage_trains(stage, freeze, encoder_trains, decoder_trains):
+    """Stage 1 trains the encoder, not the decoder; stage 2 the decoder; report-only ablation both."""
+    from ctrg_desktop.model import ModelConfig
+    from ctrg_desktop.training.config import TrainConfig
+    from ctrg_desktop.training.loop import build_training_model
+
+    cfg = TrainConfig(stage=stage, model="tiny", steps=1, freeze_visual=freeze)
+    model = build_training_model(cfg, ModelConfig.tiny(), None)
+    assert all(p.requires_grad == encoder_trains for p in model.encoder.parameters())
+    assert all(p.requires_grad == encoder_trains for p in model.observer.parameters())
+    assert all(p.requires_grad == decoder_trains for p in model.decoder.parameters())
