@@ -9,6 +9,9 @@ here on the CPU, touching only the slice on screen.
 >>> labels = LabelMapLayer(np.ones((2, 3, 4), np.uint8), colours={1: (1, 0, 0)}, opacity=1.0)
 >>> composite_slice(volume, 0, 1, grey, [labels])[0, 0].tolist()
 [255, 0, 0]
+
+The slice views use :class:`SliceCompositor`, which gives the same colours as RGBA (alpha 255)
+into a preallocated buffer with one table lookup per pixel (see there).
 """
 
 from __future__ import annotations
@@ -141,3 +144,128 @@ def composite_slice(volume: np.ndarray, axis: int, index: int, grey: GreyWindow,
     else:
         out[...] = base[..., None]
     return out
+
+
+def _image_layers(layers, blends: dict | None) -> list[tuple[Layer, LayerBlend]]:
+    """The visible label/heat ``layers`` (bottom first) that draw something, with their blends."""
+    out = []
+    for layer in layers:
+        if not layer.visible or layer.opacity <= 0 or not isinstance(layer, (LabelMapLayer, HeatmapLayer)):
+            continue
+        blend = blends.get(id(layer)) if blends is not None else None
+        if blend is None:
+            blend = LayerBlend(layer)
+            if blends is not None:
+                blends[id(layer)] = blend
+        if not blend.empty:
+            out.append((layer, blend))
+    return out
+
+
+def _rgba_view(out: np.ndarray) -> np.ndarray:
+    """``(h, w)`` uint32 view of a C-contiguous ``(h, w, 4)`` uint8 array (one pixel per item)."""
+    return out.view(np.uint32)[..., 0]
+
+
+class SliceCompositor:
+    """:func:`composite_slice` as RGBA (alpha 255) into a preallocated ``(h, w, 4)`` uint8 buffer.
+
+    Every visible image layer's row for a pixel (its label, or its heat level) and the windowed
+    grey value form one integer key, ``((row_n * R_n-1 + row_n-1) ... * R_1 + row_1) * 256 + grey``;
+    a table of packed RGBA pixels for every key, built once per grey window and layer style by
+    running the layers' blend tables over all combinations, turns the keys into the image with
+    one ``take``. So a frame costs the grey lookup, the layers' row indices, a few integer passes
+    and one lookup, whatever the number of layers, with no float temporaries over the slice.
+    Stacks whose table would exceed ``max_table`` entries (many labels under a heat map) blend
+    layer by layer like :func:`composite_slice` and then pack. Colours equal
+    :func:`composite_slice`'s exactly.
+    """
+
+    def __init__(self, max_table: int = 1 << 20):
+        self.max_table = int(max_table)
+        self._tables: dict = {}  # (grey, blend objects, row counts) -> packed uint32 table
+        self._key = None
+        self._scratches: dict = {}
+
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        buffer = self._scratches.get((like.shape, like.dtype))
+        if buffer is None:
+            buffer = self._scratches[(like.shape, like.dtype)] = np.empty(like.shape, like.dtype)
+        return buffer
+
+    def _grey_rgba(self, grey: GreyWindow, dtype: np.dtype) -> np.ndarray:
+        """Packed grey RGBA for every value of a small integer ``dtype`` (uint32, same length as grey's table)."""
+        cache_key = (grey, "grey", np.dtype(dtype))
+        table = self._tables.get(cache_key)
+        if table is None:
+            g = grey._table(np.dtype(dtype))
+            rgba = np.empty(g.shape + (4,), np.uint8)
+            rgba[..., :3] = g[:, None]
+            rgba[..., 3] = 255
+            table = self._remember(cache_key, rgba.view(np.uint32)[..., 0])
+        return table
+
+    def _remember(self, key, table: np.ndarray) -> np.ndarray:
+        if len(self._tables) >= 8:  # old windows / styles: drop them all (they are cheap to rebuild)
+            self._tables.clear()
+        self._tables[key] = table
+        return table
+
+    def _stack_table(self, grey: GreyWindow, blends: tuple[LayerBlend, ...], rows: tuple[int, ...]) -> np.ndarray:
+        cache_key = (grey, blends, rows)
+        table = self._tables.get(cache_key)
+        if table is None:
+            channels = [np.arange(256, dtype=np.uint16)] * 3  # shape (R_k, ..., R_1, 256) as layers stack
+            for blend, n in zip(blends, rows):
+                at = (np.arange(n, dtype=np.uint16) << 8).reshape((n,) + (1,) * channels[0].ndim)
+                channels = [lut.take(at | c).astype(np.uint16) for lut, c in zip(blend.lut, channels)]
+            rgba = np.empty(channels[0].shape + (4,), np.uint8)
+            for c in range(3):
+                rgba[..., c] = channels[c]
+            rgba[..., 3] = 255
+            table = self._remember(cache_key, rgba.view(np.uint32).reshape(-1))
+        return table
+
+    @staticmethod
+    def _rows(layer: Layer, blend: LayerBlend) -> int:
+        """How many table rows a layer's index can take (label maps: the table plus one transparent)."""
+        return min(len(blend.rgba) + 1, 256) if isinstance(layer, LabelMapLayer) else 256
+
+    def __call__(self, volume: np.ndarray, axis: int, index: int, grey: GreyWindow, layers=(),
+                 blends: dict | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """Fill ``out`` (``(h, w, 4)`` uint8, C-contiguous; made when ``None``) and return it."""
+        plane = take_slice(volume, axis, index)
+        if out is None:
+            out = np.empty(plane.shape + (4,), np.uint8)
+        pixels = _rgba_view(out)
+        drawn = _image_layers(layers, blends)
+        small_int = plane.dtype.itemsize <= 2 and np.issubdtype(plane.dtype, np.integer)
+        if not drawn and small_int:  # grey only: one lookup
+            self._grey_rgba(grey, plane.dtype).take(plane.view(f"u{plane.dtype.itemsize}"), out=pixels)
+            return out
+        rows = tuple(self._rows(layer, blend) for layer, blend in drawn)
+        size = 256 * int(np.prod(rows, dtype=np.int64))
+        if any(blend.lut is None for _, blend in drawn) or size > self.max_table:
+            rgb = composite_slice(volume, axis, index, grey, [layer for layer, _ in drawn], blends)
+            out[..., :3] = rgb
+            out[..., 3] = 255
+            return out
+        table = self._stack_table(grey, tuple(blend for _, blend in drawn), rows)
+        key = self._key
+        if key is None or key.shape != plane.shape:
+            key = self._key = np.empty(plane.shape, np.intp)
+        first = True
+        for (layer, _), n in zip(reversed(drawn), reversed(rows)):  # top layer first
+            row = layer_index(layer, take_slice(layer.array, axis, index))
+            if isinstance(layer, LabelMapLayer) and not (row.dtype == np.uint8 and n == 256):
+                row = np.minimum(row, n - 1, out=self._scratch(row))  # labels past the table: its transparent last row
+            if first:
+                np.copyto(key, row)
+                first = False
+            else:
+                key *= n
+                key += row
+        key <<= 8
+        key |= grey(plane)
+        table.take(key, out=pixels)
+        return out

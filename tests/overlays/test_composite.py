@@ -3,7 +3,7 @@
 import numpy as np
 
 from ctrg_desktop.overlays import HeatmapLayer, LabelMapLayer
-from ctrg_desktop.overlays.composite import GreyWindow, composite_slice, take_slice
+from ctrg_desktop.overlays.composite import GreyWindow, SliceCompositor, composite_slice, take_slice
 
 
 def test_grey_window_matches_formula_for_int16_and_float():
@@ -40,3 +40,52 @@ def test_slices_along_every_axis():
     for axis, n in enumerate(volume.shape):
         plane = composite_slice(volume, axis, n - 1, grey)
         assert np.array_equal(plane[..., 0], grey(take_slice(volume, axis, n - 1)))
+
+
+def _random_stack(rng, shape=(3, 6, 7), labels=3):
+    volume = rng.integers(-1200, 1500, shape).astype(np.int16)
+    label_map = LabelMapLayer(rng.integers(0, labels, shape).astype(np.uint8), opacity=0.4)
+    heat = rng.random(shape).astype(np.float32)
+    heat[0, 0, :3] = (np.nan, -5.0, 7.0)  # NaN and out of range clamp
+    heat_layer = HeatmapLayer(heat, colormap="hot", threshold=0.5, range=(0, 1), opacity=0.5)
+    return volume, label_map, heat_layer
+
+
+def test_slice_compositor_matches_composite_slice_as_rgba():
+    rng = np.random.default_rng(3)
+    volume, labels, heat = _random_stack(rng)
+    grey = GreyWindow(level=-600, width=1500)
+    compositor = SliceCompositor()
+    for layers in ([], [labels], [heat], [labels, heat], [heat, labels]):
+        for axis, n in enumerate(volume.shape):
+            blends = {}
+            expected = composite_slice(volume, axis, n - 1, grey, layers, blends)
+            out = np.zeros(expected.shape[:2] + (4,), np.uint8)
+            got = compositor(volume, axis, n - 1, grey, layers, blends, out=out)
+            assert got is out
+            assert np.array_equal(out[..., :3], expected)
+            assert (out[..., 3] == 255).all()
+
+
+def test_slice_compositor_labels_past_the_table_float_volumes_and_fallback():
+    rng = np.random.default_rng(4)
+    volume, labels, heat = _random_stack(rng, labels=4)
+    grey = GreyWindow(level=0, width=2000)
+    blends = {}
+    compositor = SliceCompositor()
+    compositor(volume, 0, 1, grey, [labels, heat], blends)  # tables built for labels 0..3
+    labels.array[1, 0, 0] = 9  # a label added in place, after the tables: drawn transparent
+    expected = composite_slice(volume, 0, 1, grey, [labels, heat], blends)
+    assert np.array_equal(compositor(volume, 0, 1, grey, [labels, heat], blends)[..., :3], expected)
+    floats = volume.astype(np.float32)  # no lookup table for float grey
+    assert np.array_equal(compositor(floats, 2, 0, grey, [heat])[..., :3], composite_slice(floats, 2, 0, grey, [heat]))
+    small = SliceCompositor(max_table=256)  # too big a stack table: layer by layer, then packed
+    assert np.array_equal(small(volume, 1, 2, grey, [labels, heat])[..., :3],
+                          composite_slice(volume, 1, 2, grey, [labels, heat]))
+    many = LabelMapLayer(rng.integers(0, 300, volume.shape).astype(np.uint16), opacity=0.7)  # > 256 rows
+    assert np.array_equal(compositor(volume, 0, 2, grey, [many, heat])[..., :3],
+                          composite_slice(volume, 0, 2, grey, [many, heat]))
+    labels.visible = False
+    heat.opacity = 0.0
+    grey_only = compositor(volume, 0, 2, grey, [labels, heat])
+    assert np.array_equal(grey_only[..., :3], np.repeat(grey(volume[2])[..., None], 3, axis=2))

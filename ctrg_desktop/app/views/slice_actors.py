@@ -92,6 +92,7 @@ class ScaleBar:
         renderer.AddViewProp(self.actor)
         renderer.AddViewProp(self.label)
         self.length_mm = 0.0
+        self._drawn_for = None  # (width, height, parallel scale) of the current bar
         renderer.AddObserver("StartEvent", lambda *_: self.update())
 
     def update(self) -> None:
@@ -99,6 +100,10 @@ class ScaleBar:
         camera = self.renderer.GetActiveCamera()
         if height <= 0 or camera.GetParallelScale() <= 0:
             return
+        drawn_for = (width, height, camera.GetParallelScale())
+        if drawn_for == self._drawn_for:  # scrolling: nothing to redo
+            return
+        self._drawn_for = drawn_for
         px_per_mm = height / (2.0 * camera.GetParallelScale())
         self.length_mm = nice_length(0.25 * width / px_per_mm)
         length = self.length_mm * px_per_mm
@@ -130,10 +135,31 @@ class Polyline3D:
         renderer.AddActor(self.actor)
 
     def set_segments(self, segments: np.ndarray, colours: np.ndarray | None = None) -> None:
-        """``segments`` (n, 2, 3) world points; optional per-segment RGB ``colours`` (n, 3) 0..1."""
+        """``segments`` (n, 2, 3) world points; optional per-segment RGB ``colours`` (n, 3) 0..1.
+        The same number of segments as last time (the crosshair while scrolling) only rewrites
+        the shared point and colour arrays in place."""
         from vtkmodules.util.numpy_support import numpy_to_vtk
 
         segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2, 3)
+        rgb = None
+        if colours is not None and len(segments):
+            rgb = np.clip(np.asarray(colours) * 255, 0, 255).astype(np.uint8).reshape(-1, 3)
+        shared = getattr(self, "_shared", None)
+        if shared is not None and shared[0].shape == segments.shape and (shared[1] is None) == (rgb is None):
+            points, colour_array = shared
+            changed = False
+            if not np.array_equal(points, segments):
+                points[...] = segments
+                self.poly.GetPoints().GetData().Modified()
+                self.poly.GetPoints().Modified()
+                changed = True
+            if rgb is not None and not np.array_equal(colour_array, rgb):
+                colour_array[...] = rgb
+                self.poly.GetCellData().GetScalars().Modified()
+                changed = True
+            if changed:
+                self.poly.Modified()
+            return
         points = vtkPoints()
         points.SetData(numpy_to_vtk(segments.reshape(-1, 3), deep=1))
         lines = vtkCellArray()
@@ -144,10 +170,10 @@ class Polyline3D:
         poly = vtkPolyData()
         poly.SetPoints(points)
         poly.SetLines(lines)
-        if colours is not None and len(segments):
-            rgb = numpy_to_vtk(np.clip(np.asarray(colours) * 255, 0, 255).astype(np.uint8), deep=1)
-            rgb.SetName("colours")
-            poly.GetCellData().SetScalars(rgb)
+        if rgb is not None:
+            scalars = numpy_to_vtk(rgb, deep=1)
+            scalars.SetName("colours")
+            poly.GetCellData().SetScalars(scalars)
             self.actor.GetMapper().SetScalarModeToUseCellData()
             self.actor.GetMapper().SetColorModeToDirectScalars()
             self.actor.GetMapper().ScalarVisibilityOn()
@@ -155,3 +181,7 @@ class Polyline3D:
             self.actor.GetMapper().ScalarVisibilityOff()
         self.poly.ShallowCopy(poly)
         self.poly.Modified()
+        from vtkmodules.util.numpy_support import vtk_to_numpy
+
+        self._shared = (vtk_to_numpy(self.poly.GetPoints().GetData()).reshape(segments.shape),
+                        None if rgb is None else vtk_to_numpy(self.poly.GetCellData().GetScalars()).reshape(rgb.shape))

@@ -12,7 +12,7 @@ from ctrg_desktop.app.interaction.slice_tools import SliceTools
 from ctrg_desktop.app.interaction.state import ViewerState
 from ctrg_desktop.app.views.base import VtkView
 from ctrg_desktop.app.views.geometry import SLICE_AXIS, VIEW_TITLES, camera_frame, edge_labels
-from ctrg_desktop.overlays.composite import GreyWindow, composite_slice
+from ctrg_desktop.overlays.composite import GreyWindow, SliceCompositor
 from ctrg_desktop.app.views.slice_actors import (VIEW_COLOURS, CornerText, EdgeLabels, Polyline3D,
                                                  ScaleBar)
 
@@ -27,8 +27,9 @@ def slice_extent(shape_kji, axis: int, index: int) -> tuple[int, int, int, int, 
 
 
 class SliceImage:
-    """One RGB slice image (grey window + image overlays blended on the CPU) shown as a textured
-    quad: a 2D vtkImageData sharing memory with a numpy buffer, refilled only when stale."""
+    """One RGBA slice image (grey window + image overlays blended on the CPU, alpha 255) shown as
+    a textured quad: a 2D vtkImageData sharing memory with a numpy buffer, refilled in place only
+    when stale (RGBA: the texture uploads without a per-pixel repack)."""
 
     def __init__(self, renderer):
         self.image = vtkImageData()
@@ -48,8 +49,8 @@ class SliceImage:
     def set_geometry(self, shape_kji, spacing_kji, axis: int, matrix) -> None:
         """Size the buffer for slices across ``axis`` of a ``shape_kji`` volume."""
         plane = tuple(n for a, n in enumerate(shape_kji) if a != axis)
-        self.buffer = np.zeros(plane + (3,), np.uint8)
-        self._scalars = numpy_to_vtk(self.buffer.reshape(-1, 3), deep=0)
+        self.buffer = np.zeros(plane + (4,), np.uint8)
+        self._scalars = numpy_to_vtk(self.buffer.reshape(-1, 4), deep=0)
         self.shape, self.axis = tuple(shape_kji), axis
         self.image.SetSpacing(*(float(s) for s in spacing_kji[::-1]))
         self.image.SetOrigin(0.0, 0.0, 0.0)
@@ -87,8 +88,10 @@ class SliceView(VtkView):
         self.slice_image = SliceImage(self.renderer)
         self.grey = GreyWindow(state.level, state.width)
         self.blends: dict = {}  # id(layer) -> overlays.composite.LayerBlend, shared by the views
+        self.compositor = SliceCompositor()  # its colour tables follow self.grey and the blends
         self._stale = True  # the slice image must be recomposed before the next render
         self._shown_index = None
+        self._decorations_stale = False
         self.renderer.AddObserver("StartEvent", lambda *_: self._refresh_slice())
         self.renderer.GetActiveCamera().ParallelProjectionOn()
         self.edges = EdgeLabels(self.renderer)
@@ -125,7 +128,7 @@ class SliceView(VtkView):
             return
         index = self.slice_index
         layers = self.overlays.layers if self.overlays is not None else ()
-        composite_slice(self.array, self.axis, index, self.grey, layers, self.blends, out=self.slice_image.buffer)
+        self.compositor(self.array, self.axis, index, self.grey, layers, self.blends, out=self.slice_image.buffer)
         self.slice_image.show(index)
         self._stale, self._shown_index = False, index
 
@@ -188,6 +191,11 @@ class SliceView(VtkView):
             self._update_decorations()
         self.request_render()
 
+    def showEvent(self, event):  # noqa: N802
+        if self._decorations_stale and self.state.volume is not None:
+            self._update_decorations()  # the cursor moved while this view was hidden
+        super().showEvent(event)
+
     def _on_window(self, level: float, width: float) -> None:
         if (level, width) != (self.grey.level, self.grey.width):
             self.grey = GreyWindow(level, width)
@@ -197,6 +205,12 @@ class SliceView(VtkView):
         self.request_render()
 
     def _update_decorations(self) -> None:
+        """Slice number, crosshair and measurement visibility for the cursor (a hidden view
+        catches up when it is shown: nothing reads them meanwhile)."""
+        if not self.isVisible():
+            self._decorations_stale = True
+            return
+        self._decorations_stale = False
         volume = self.state.volume
         n = volume.shape[self.axis]
         self.info.set(f"{VIEW_TITLES[self.name]}  {self.slice_index + 1}/{n}")
@@ -205,15 +219,15 @@ class SliceView(VtkView):
 
     def _update_crosshair(self) -> None:
         volume, cursor = self.state.volume, np.asarray(self.state.cursor, float)
-        segments, colours = [], []
         toward_camera = -self.dop * 0.25 * min(volume.spacing)
-        for along in (a for a in range(3) if a != self.axis):
-            ends = np.array([cursor, cursor])
-            ends[:, along] = (-0.5, volume.shape[along] - 0.5)
-            segments.append(volume.voxel_to_world(ends) + toward_camera)
-            other = 3 - self.axis - along
-            colours.append(VIEW_COLOURS[[k for k, v in SLICE_AXIS.items() if v == other][0]])
-        self.crosshair.set_segments(np.array(segments), np.array(colours))
+        alongs = [a for a in range(3) if a != self.axis]
+        ends = np.repeat(cursor[None], 4, axis=0)
+        for n, along in enumerate(alongs):
+            ends[2 * n:2 * n + 2, along] = (-0.5, volume.shape[along] - 0.5)
+        segments = (volume.voxel_to_world(ends) + toward_camera).reshape(2, 2, 3)
+        colours = [VIEW_COLOURS[[k for k, v in SLICE_AXIS.items() if v == 3 - self.axis - along][0]]
+                   for along in alongs]
+        self.crosshair.set_segments(segments, np.array(colours))
         self.crosshair.actor.SetVisibility(self.crosshair_visible)
 
     def set_crosshair_visible(self, visible: bool) -> None:
