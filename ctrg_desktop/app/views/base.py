@@ -18,12 +18,18 @@ class VtkView(QVTKRenderWindowInteractor):
     """Base of every view: ``request_render`` batches changes into one render per event-loop pass."""
 
     activated = QtCore.Signal(str)
+    #: Anti-aliasing samples of the render window (None: VTK's default, 8). 2D slice views use 0:
+    #: their content is a textured image, and on a software GL (llvmpipe) 8x multisampling costs
+    #: about half of each 800x800 frame.
+    multisamples: int | None = None
 
     def __init__(self, name: str, parent=None):
         super().__init__(parent)
         self.name = name
         self.renderer = vtkRenderer()
         self.renderer.SetBackground(0.0, 0.0, 0.0)
+        if self.multisamples is not None:
+            self.GetRenderWindow().SetMultiSamples(self.multisamples)
         self.GetRenderWindow().AddRenderer(self.renderer)
         self._render_pending = False
         self.frames_rendered = 0

@@ -79,6 +79,7 @@ class SliceView(VtkView):
 
     hovered = QtCore.Signal(object, object, object)
     measured = QtCore.Signal(float)
+    multisamples = 0
 
     def __init__(self, view: str, state: ViewerState, parent=None):
         super().__init__(view, parent)
