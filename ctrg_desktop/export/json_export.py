@@ -1,0 +1,31 @@
+"""The report as JSON: structures with their sentences, the model, the study and the times."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ctrg_desktop import __version__
+from ctrg_desktop.export.atomic import write_text_atomic
+from ctrg_desktop.export.content import UID_KEYS, ReportContent
+from ctrg_desktop.export.result import ExportResult
+
+FORMAT = "ctrg-report"
+FORMAT_VERSION = 1
+
+
+def report_json(content: ReportContent, identifiers: bool = False) -> dict:
+    """JSON-ready dict. The study's DICOM UIDs are left out unless ``identifiers`` (they can
+    identify a patient's study); the source path, grid and format are kept."""
+    study = {k: v for k, v in content.study.items() if identifiers or k not in UID_KEYS}
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "ctrg_version": __version__,
+            "disclaimer": content.disclaimer, "created": content.created, "drafted": content.drafted,
+            "edited": content.edited, "model": dict(content.model), "study": study,
+            "structures": [{"name": s.name, "colour": s.colour, "sentences": list(s.sentences), "text": s.text}
+                           for s in content.structures]}
+
+
+def write_json(content: ReportContent, path: str | os.PathLike, identifiers: bool = False) -> ExportResult:
+    """Write :func:`report_json` to ``path`` (UTF-8, indented, atomically)."""
+    text = json.dumps(report_json(content, identifiers), indent=2, ensure_ascii=False) + "\n"
+    return ExportResult(write_text_atomic(path, text))
