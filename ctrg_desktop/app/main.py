@@ -1,8 +1,14 @@
-"""``ctrg-desktop``: start the GUI, optionally on a study, optionally render a screenshot and exit."""
+"""``ctrg-desktop``: start the GUI, optionally on a study, optionally draft a report or open a
+saved draft, optionally render a screenshot and exit.
+
+The application runs under a qasync event loop (asyncio on Qt's loop): the start-up steps below
+are one coroutine that awaits the study load and the draft while the window stays live.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -23,49 +29,135 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layout", choices=LAYOUT_NAMES, help="view layout")
     parser.add_argument("--labels", type=Path, help="a label map on the study's grid, shown as an overlay")
     parser.add_argument("--screenshot", type=Path, help="write a PNG of the window and exit")
+    parser.add_argument("--model", help="model-zoo name or folder used for drafting (default: demo)")
+    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs (default auto)")
+    parser.add_argument("--draft", action="store_true", help="draft a report of the study")
+    parser.add_argument("--structure", help="with --draft / --open-draft: show this structure's evidence "
+                        "(default: the first structure the report mentions)")
+    parser.add_argument("--open-draft", type=Path, metavar="REPORT_JSON",
+                        help="review a saved draft (report.json + its .attention.npy) without a model")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
-        print("ctrg-desktop: error: no display (run under a desktop session or xvfb-run)", file=sys.stderr)
-        return 2
+        return _fail("no display (run under a desktop session or xvfb-run)")
+    if args.draft and args.open_draft:
+        return _fail("--draft and --open-draft exclude each other")
+    if args.draft and not (args.study or args.demo):
+        return _fail("--draft needs a study (STUDY or --demo)")
+    import qasync
     from PySide6 import QtWidgets
 
     from ctrg_desktop.app.main_window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
     window = MainWindow()
     window.show()
     app.processEvents()
+    try:
+        with loop:
+            try:
+                code = loop.run_until_complete(_start(window, args))
+            except RuntimeError as exc:  # the window was closed during start-up
+                if "stopped before Future completed" not in str(exc):
+                    raise
+                return 0
+            if code is not None:  # --screenshot, or bad arguments
+                window.close()
+                return code
+            window.drafting.prewarm = True  # from now on, opening a study loads the model ahead
+            return loop.run_forever()
+    finally:
+        asyncio.set_event_loop(None)
+
+
+def _fail(message: str) -> int:
+    print(f"ctrg-desktop: error: {message}", file=sys.stderr)
+    return 2
+
+
+async def _wait_for(signal, start) -> bool:
+    """Call ``start()`` and wait for ``signal(bool)``."""
+    future = asyncio.get_event_loop().create_future()
+
+    def done(ok: bool) -> None:
+        if not future.done():
+            future.set_result(bool(ok))
+
+    signal.connect(done)
+    try:
+        start()
+        return await future
+    finally:
+        signal.disconnect(done)
+
+
+async def _open(window, path, series=None) -> bool:
+    return await _wait_for(window.load_done, lambda: window.start_loading(path, series))
+
+
+async def _start(window, args) -> int | None:
+    """Start-up steps; an exit code ends the program (screenshot mode, bad arguments), ``None``
+    hands over to the interactive event loop."""
+    from ctrg_desktop.errors import CtrgError
+
     ok = True
     if args.demo:
-        ok = window.open_demo()
+        from ctrg_desktop.data.demo import ensure_demo_study
+
+        try:
+            ok = await _open(window, ensure_demo_study().nifti)
+        except CtrgError as exc:
+            window.show_error(str(exc))
+            ok = False
     elif args.study:
-        ok = window.open_study(args.study, args.series)
+        ok = await _open(window, args.study, args.series)
     if ok and args.labels:
         ok = window.add_label_map_file(args.labels)
     if args.preset:
         if args.preset not in window.state.presets:
-            print(f"ctrg-desktop: error: unknown preset {args.preset!r}", file=sys.stderr)
-            return 2
+            return _fail(f"unknown preset {args.preset!r}")
         window.set_preset(args.preset)
     if args.layout:
         window.set_layout(args.layout)
+    drafting = window.drafting
+    if args.device:
+        drafting.set_device(args.device)
+    if args.model and not drafting.set_model(args.model):
+        ok = False
+    if ok and args.open_draft:
+        draft = drafting.read_draft(args.open_draft)
+        ok = draft is not None
+        if ok and window.volume is None:  # no STUDY given: the one the draft names
+            source = drafting.study_of(draft, args.open_draft)
+            ok = source is not None and await _open(window, source)
+        ok = ok and drafting.review(draft, args.open_draft)
+    elif ok and args.draft:
+        ok = await drafting.draft_async()
+    if ok and drafting.draft is not None and (args.structure or args.screenshot):
+        try:
+            drafting.show_structure(args.structure)
+        except KeyError as exc:
+            window.show_error(exc.args[0])
+            ok = False
     if args.screenshot:
-        return _screenshot(app, window, args.screenshot, ok)
-    return app.exec()
+        return _screenshot(window, args.screenshot, ok)
+    return None
 
 
-def _screenshot(app, window, path: Path, ok: bool) -> int:
+def _screenshot(window, path: Path, ok: bool) -> int:
+    from PySide6 import QtWidgets
+
     for _ in range(3):
-        app.processEvents()
+        QtWidgets.QApplication.processEvents()
     window.render_all()
     window.save_screenshot(path)
     if not ok:
         print(f"ctrg-desktop: error: {window.last_error}", file=sys.stderr)
-    window.close()
     return 0 if ok else 2
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ctrg_desktop import __version__
+from ctrg_desktop.app.drafting.controller import DraftingController
 from ctrg_desktop.app.interaction.state import ViewerState
 from ctrg_desktop.app.loader import LoadResult, StudyLoader
 from ctrg_desktop.app.overlay_render import SliceOverlays
@@ -61,6 +62,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timings: dict[str, float] = {}
         self._build_docks()
         self.status = StatusPanel(self.statusBar(), self.cancel_loading)
+        self.drafting = DraftingController(self)  # Report menu, Report and Structures docks
+        self.drafting.add_docks()
         self.actions_ = build_menus(self)
         self._connect_views()
         self._restore_settings()
@@ -126,6 +129,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802
         self.loader.cancel()
+        self.drafting.shutdown()
         self.save_settings()
         for view in self.views.values():
             view.close_view()
@@ -190,6 +194,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._request = self.loader.load(Path(path), series_uid)
 
     def cancel_loading(self) -> None:
+        """Cancel the study being loaded and the draft being made (Esc, the status bar's Cancel)."""
+        self.drafting.cancel()
         if self.loader.busy:
             self.loader.cancel()
             self.status.message("Cancelling...")

@@ -6,8 +6,10 @@ from functools import partial
 
 from PySide6 import QtGui, QtWidgets
 
+from ctrg_desktop.app.drafting.model_menu import build_report_menu
 from ctrg_desktop.app.views.layout import LAYOUTS
 from ctrg_desktop.app.views.volume_presets import VOLUME_PRESETS
+from ctrg_desktop.app.wizard import open_training_wizard
 
 Key = QtGui.QKeySequence
 
@@ -31,6 +33,7 @@ def build_menus(window) -> list[QtGui.QAction]:
         _action(window, file_menu, "&Open file...", window.choose_file, Key.StandardKey.Open),
         _action(window, file_menu, "Open &folder...", window.choose_folder, "Ctrl+Shift+O"),
         _action(window, file_menu, "Open &demo study", window.open_demo_async, "Ctrl+D"),
+        _action(window, file_menu, "Open d&raft for review...", window.drafting.choose_draft, "Ctrl+Shift+D"),
     ]
     window.recent_menu = file_menu.addMenu("&Recent studies")
     file_menu.addSeparator()
@@ -64,6 +67,9 @@ def build_menus(window) -> list[QtGui.QAction]:
         actions.append(act)
     overlay_menu = bar.addMenu("&Overlays")
     actions.append(_action(window, overlay_menu, "Load &label map...", window.choose_label_map, "Ctrl+L"))
+    actions += build_report_menu(window, _action)
+    train_menu = bar.addMenu("&Tools")
+    actions.append(_action(window, train_menu, "&Train from corrections...", partial(open_training_wizard, window)))
     help_menu = bar.addMenu("&Help")
     actions.append(_action(window, help_menu, "&Keyboard and mouse", window.show_help, Key.StandardKey.HelpContents))
     actions.append(_action(window, help_menu, "&About", window.show_about))

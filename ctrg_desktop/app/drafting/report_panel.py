@@ -1,0 +1,155 @@
+"""The report dock: the draft's sentences grouped by structure, with where they came from.
+
+Clicking (or moving the keyboard cursor onto) a sentence emits ``sentence_chosen(SentenceRef)``;
+a structure row emits ``structure_chosen(index)``. ``select_structure(i)`` selects every sentence
+of a structure without emitting (used when a patch is clicked in a view).
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ctrg_desktop.app.drafting.report_model import ReportModel, SentenceRef
+
+Qt = QtCore.Qt
+
+
+class WrapDelegate(QtWidgets.QStyledItemDelegate):
+    """Rows as tall as their word-wrapped text at the view's current width."""
+
+    WRAP = int(Qt.TextFlag.TextWordWrap)
+    DISPLAY, FONT, DECORATION = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.DecorationRole
+
+    def __init__(self, view):
+        super().__init__(view)
+        self.view = view
+        self.width = 300  #: the text column's width, kept by the view (``ReportTree.resizeEvent``)
+        self._metrics: dict = {}
+
+    def sizeHint(self, option, index):  # noqa: N802
+        depth = 2 if index.parent().isValid() else 1
+        icon = 20 if index.data(self.DECORATION) is not None else 0
+        width = max(60, self.width - depth * self.view.indentation() - icon - 12)
+        font = index.data(self.FONT) or option.font
+        key = font.key()
+        metrics = self._metrics.get(key)
+        if metrics is None:
+            metrics = self._metrics[key] = QtGui.QFontMetrics(font)
+        text = index.data(self.DISPLAY) or ""
+        height = metrics.boundingRect(0, 0, width, 100000, self.WRAP, text).height()
+        return QtCore.QSize(width, max(metrics.height(), height) + 8)
+
+
+class ReportTree(QtWidgets.QTreeView):
+    """A tree view that re-lays its rows out when its width changes (wrapped text)."""
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        delegate = self.itemDelegate()
+        if isinstance(delegate, WrapDelegate) and delegate.width != self.viewport().width():
+            delegate.width = self.viewport().width()
+            self.doItemsLayout()
+
+
+class ReportPanel(QtWidgets.QWidget):
+    sentence_chosen = QtCore.Signal(object)
+    structure_chosen = QtCore.Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.model = ReportModel(self)
+        self.header = QtWidgets.QLabel("No draft yet: Report > Draft report (Ctrl+G), or File > Open draft...")
+        self.header.setWordWrap(True)
+        self.view = ReportTree()
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(WrapDelegate(self.view))
+        self.view.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.view.setHeaderHidden(True)
+        self.view.setWordWrap(True)
+        self.view.setUniformRowHeights(False)
+        self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setExpandsOnDoubleClick(False)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setStyleSheet("QTreeView::item { padding: 3px; }"
+                                "QTreeView::item:selected { background: #ffd54f; color: black; }")
+        self.notes = QtWidgets.QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #b26a00;")
+        self.notes.hide()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.notes)
+        self._quiet = False
+        self._just_current = None
+        self.view.clicked.connect(self._on_clicked)
+        self.view.selectionModel().currentChanged.connect(self._on_current)
+
+    # --- content --------------------------------------------------------------------------
+    def set_draft(self, draft, header: str = "") -> None:
+        self.model.set_draft(draft)
+        self.view.expandAll()
+        self.header.setText(header)
+        notes = list(getattr(draft, "warnings", []) or []) if draft is not None else []
+        self.notes.setText("\n".join(f"! {n}" for n in notes))
+        self.notes.setVisible(bool(notes))
+
+    def clear(self) -> None:
+        self.set_draft(None, "No draft yet: Report > Draft report (Ctrl+G), or File > Open draft...")
+
+    # --- selection ------------------------------------------------------------------------
+    def selected_refs(self) -> list[SentenceRef]:
+        refs = [self.model.ref(i) for i in self.view.selectionModel().selectedIndexes()]
+        return sorted(r for r in refs if r is not None)
+
+    def select_structure(self, structure: int, scroll: bool = True) -> None:
+        """Select all sentence rows of ``structure`` and scroll to them (no signal)."""
+        refs = self.model.refs(structure)
+        self._select([self.model.index_of(r) for r in refs], self.model.structure_index(structure), scroll)
+
+    def select_sentence(self, ref: SentenceRef, scroll: bool = True) -> None:
+        """Make ``ref`` the one selected sentence (no signal)."""
+        index = self.model.index_of(ref)
+        self._select([index], self.model.structure_index(ref.structure), scroll)
+
+    def _select(self, indexes, scroll_to, scroll: bool = True) -> None:
+        selection = QtCore.QItemSelection()
+        for index in indexes:
+            if index.isValid():
+                selection.select(index, index)
+        model = self.view.selectionModel()
+        self._quiet = True
+        try:
+            flags = QtCore.QItemSelectionModel.SelectionFlag
+            model.select(selection, flags.ClearAndSelect)
+            if indexes and indexes[0].isValid():
+                model.setCurrentIndex(indexes[0], flags.NoUpdate)
+        finally:
+            self._quiet = False
+        if not scroll:
+            return
+        hint = QtWidgets.QAbstractItemView.ScrollHint
+        if scroll_to.isValid():  # the structure's heading on top, the selected sentence in view
+            self.view.scrollTo(scroll_to, hint.PositionAtTop)
+        if indexes and indexes[0].isValid():
+            self.view.scrollTo(indexes[0], hint.EnsureVisible)
+
+    def _on_current(self, current, previous) -> None:
+        if not self._quiet:
+            self._just_current = current
+            self._emit_for(current)
+
+    def _on_clicked(self, index) -> None:
+        if self._just_current is not None and index == self._just_current:  # the press made it current: already handled
+            self._just_current = None
+            return
+        self._emit_for(index)  # a click on the current row moves the views again
+
+    def _emit_for(self, index) -> None:
+        ref = self.model.ref(index)
+        if ref is not None:
+            self.sentence_chosen.emit(ref)
+        elif index.isValid():
+            self.structure_chosen.emit(self.model.structure_of(index))
