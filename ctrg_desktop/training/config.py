@@ -6,8 +6,14 @@ Example (``configs/train/demo_structure.json``)::
 
 Exactly one source of the model: ``model`` (a preset name: tiny, demo, paper), ``model_config``
 (a ModelConfig JSON file) or ``init_from`` (a model folder with ``config.json`` +
-``model.safetensors``, or a training output folder: its ``model/`` or latest checkpoint).
-``init_from`` wins over the other two; stage "report" normally starts from the stage-1 result.
+``model.safetensors``, a training output folder: its ``model/`` or latest checkpoint, or a
+model-zoo name). ``init_from`` wins over the other two; stage "report" normally starts from the
+stage-1 result. ``decoder`` changes the model's decoder section, e.g. the LLM decoder::
+
+    {"stage": "report", "init_from": "demo", "decoder": {"kind": "llm", "llm": {"base": "smollm2"}}}
+
+A decoder that differs from the ``init_from`` model's starts fresh (only the encoder, queries
+and stage-1 heads are taken from it).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class TrainConfig:
     trains them through the report loss too ("report learning alone", the paper's ablation).
     ``report_text``: what the decoder learns, "findings" (the report as written) or "structures"
     (the per-structure texts joined in structure order, :func:`join_structure_texts`).
+    ``decoder``: fields of the model's ``DecoderConfig`` to change (``kind`` "bert"/"llm", ``llm``
+    settings: base, lora_r, ...; module docstring), or None to keep it.
     """
 
     stage: str = "structure"
@@ -68,6 +76,7 @@ class TrainConfig:
     train_split: str = "train"
     eval_split: str = "valid"
     missing_volumes: str = "error"
+    decoder: dict | None = None
 
     def __post_init__(self):
         self.betas = tuple(float(b) for b in self.betas)
@@ -102,7 +111,28 @@ class TrainConfig:
             raise ValueError("weight_decay and grad_clip must be >= 0 and eps > 0")
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
+        if self.decoder is not None:
+            self.decoder_config_changes()
         return self
+
+    def decoder_config_changes(self) -> dict:
+        """``decoder`` checked: a dict of known ``DecoderConfig`` fields (``ValueError`` otherwise)."""
+        from ctrg_desktop.model.config import DecoderConfig, LLMConfig
+
+        if not isinstance(self.decoder, dict):
+            raise ValueError(f"decoder must be an object of decoder settings, got {type(self.decoder).__name__}")
+        known = {f.name for f in fields(DecoderConfig)}
+        unknown = sorted(set(self.decoder) - known)
+        if unknown:
+            raise ValueError(f"decoder has unknown field(s) {unknown}; known: {sorted(known)}")
+        llm = self.decoder.get("llm")
+        if llm is not None:
+            if not isinstance(llm, dict):
+                raise ValueError(f"decoder.llm must be an object, got {type(llm).__name__}")
+            unknown = sorted(set(llm) - {f.name for f in fields(LLMConfig)})
+            if unknown:
+                raise ValueError(f"decoder.llm has unknown field(s) {unknown}")
+        return self.decoder
 
     @property
     def learning_rate(self) -> float:

@@ -16,6 +16,7 @@ data order, RNG states and optimizer state, so the following losses equal an uni
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -33,8 +34,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ctrg_desktop.data.ctrate import CTRateDataset
-from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, config_differences
-from ctrg_desktop.model.config import ModelConfig
+from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, config_differences, with_defaults
+from ctrg_desktop.model.config import DecoderConfig, ModelConfig
 from ctrg_desktop.model.registry import MODEL_CONFIGS
 from ctrg_desktop.model.report_model import StructureReportModel
 from ctrg_desktop.reports.structures import load_structure_set
@@ -86,10 +87,16 @@ def resolve_device(name: str) -> torch.device:
 
 def resolve_init_folder(path) -> Path:
     """A model folder (config.json + model.safetensors) from ``init_from``: the folder itself,
-    its ``model/`` (a finished run) or its newest checkpoint (an unfinished run)."""
-    folder = Path(path)
+    its ``model/`` (a finished run), its newest checkpoint (an unfinished run), or a model-zoo name."""
+    folder = Path(path).expanduser()
     if not folder.exists():
-        raise CheckpointError(f"init_from {folder} does not exist")
+        from ctrg_desktop.model.zoo import ModelZooError, resolve_model_folder
+
+        try:
+            return resolve_model_folder(str(path), need_weights=True)
+        except ModelZooError:
+            raise CheckpointError(f"init_from {folder} does not exist (neither a folder nor a model-zoo "
+                                  f"name)") from None
     candidates = [folder, folder / MODEL_DIR]
     newest = latest_checkpoint(folder)
     candidates += [newest] if newest is not None else []
@@ -101,17 +108,47 @@ def resolve_init_folder(path) -> Path:
 
 
 def resolve_model_config(cfg: TrainConfig) -> tuple[ModelConfig, Path | None]:
-    """(model config, parent model folder or None) from ``init_from`` / ``model_config`` / ``model``."""
+    """(model config, parent model folder or None) from ``init_from`` / ``model_config`` / ``model``,
+    with ``cfg.decoder``'s changes; an LLM decoder's base is pinned by its SHA-256."""
+    parent = None
     if cfg.init_from:
         parent = resolve_init_folder(cfg.init_from)
-        return ModelConfig.load(parent / CONFIG_NAME), parent
-    if cfg.model_config:
+        config = ModelConfig.load(parent / CONFIG_NAME)
+    elif cfg.model_config:
         if not Path(cfg.model_config).is_file():
             raise ValueError(f"model_config {cfg.model_config} does not exist")
-        return ModelConfig.load(cfg.model_config), None
-    if cfg.model not in MODEL_CONFIGS:
+        config = ModelConfig.load(cfg.model_config)
+    elif cfg.model not in MODEL_CONFIGS:
         raise ValueError(f"unknown model preset {cfg.model!r}; choose from {sorted(MODEL_CONFIGS)}")
-    return MODEL_CONFIGS[cfg.model](), None
+    else:
+        config = MODEL_CONFIGS[cfg.model]()
+    if cfg.decoder:
+        config = dataclasses.replace(config, decoder=changed_decoder(config.decoder, cfg.decoder_config_changes()))
+    if config.decoder.kind == "llm":
+        from ctrg_desktop.model.llm_decoder import pin_base
+
+        config = dataclasses.replace(config, decoder=pin_base(config.decoder))
+    return config, parent
+
+
+def changed_decoder(decoder: DecoderConfig, changes: dict) -> DecoderConfig:
+    """``decoder`` with ``changes`` applied (``llm`` merged field by field); ``ValueError`` if invalid.
+
+    A change of the base model clears the pinned ``base_sha256`` unless the changes set one."""
+    data = dataclasses.asdict(decoder)
+    llm_changes = dict(changes.get("llm") or {})
+    data.update({k: v for k, v in changes.items() if k != "llm"})
+    if decoder.kind == "llm" and data.get("kind") == "bert" and "tokenizer" not in changes:
+        data["tokenizer"] = DecoderConfig().tokenizer  # the LLM's base named the tokenizer
+    if llm_changes or data.get("kind") == "llm":
+        llm = data.get("llm") or {}
+        if "base" in llm_changes and llm_changes["base"] != llm.get("base") and "base_sha256" not in llm_changes:
+            llm["base_sha256"] = ""
+        data["llm"] = {**llm, **llm_changes}
+    try:
+        return DecoderConfig(**data)
+    except TypeError as exc:
+        raise ValueError(f"decoder settings: {exc}") from exc
 
 
 def build_training_model(cfg: TrainConfig, model_config: ModelConfig, parent: Path | None,
@@ -123,8 +160,10 @@ def build_training_model(cfg: TrainConfig, model_config: ModelConfig, parent: Pa
                          f"the observer has {model_config.observer.num_structures} queries")
     model = StructureReportModel(model_config, **model_kwargs)
     if parent is not None:
+        # A decoder other than the parent's starts fresh: only the visual part comes from the parent.
+        fresh = ModelConfig.load(parent / CONFIG_NAME).decoder != model_config.decoder
         try:
-            model.load_weights(parent)
+            model.load_weights(parent, exclude=("decoder",) if fresh else ())
         except ValueError as exc:
             raise CheckpointError(f"cannot start from {parent}: {str(exc).splitlines()[0]}") from exc
     if cfg.stage == "structure":
@@ -274,7 +313,7 @@ class _Run:
                  if saved_train.get(k) != getattr(self.cfg, k)]
         if saved_run.get("world_size", 1) != self.info.world_size:
             diffs.append(f"world_size {saved_run.get('world_size')} -> {self.info.world_size}")
-        model_diffs = config_differences(saved.get("model", {}), model_config.to_dict())
+        model_diffs = config_differences(with_defaults(ModelConfig, saved.get("model", {})), model_config.to_dict())
         if model_diffs:
             diffs.append("model config " + ", ".join(model_diffs[:3]))
         if diffs:
@@ -465,6 +504,19 @@ def _log_interval(run: _Run, window: list[dict], interval_s: float, elapsed_s: f
                 f"lr {lr:.1e} {rate:.2f} samples/s ETA {_format_eta(eta)}")
 
 
+def _decoder_card_lines(model: StructureReportModel) -> list[str]:
+    """The card's lines on an LLM decoder: its base model with the base's SHA-256 (none for BERT)."""
+    decoder = model.config.decoder
+    if decoder.kind != "llm":
+        return []
+    llm = decoder.llm
+    trainable = sum(p.numel() for p in model.decoder.parameters() if p.requires_grad)
+    return [f"- decoder: LLM {llm.base} with LoRA r={llm.lora_r} alpha={llm.lora_alpha} on "
+            f"{', '.join(llm.lora_targets)} and a projector to its embeddings ({trainable:,} trained parameters)",
+            f"- base model: {llm.base}, SHA-256 {llm.base_sha256} (not stored here: install it to load this model; "
+            f"a different base is refused)"]
+
+
 def _write_final_model(run: _Run, result: TrainResult) -> Path:
     """``OUT/model/``: save_pretrained + card.md, written beside and renamed into place."""
     final = run.out / MODEL_DIR
@@ -480,6 +532,7 @@ def _write_final_model(run: _Run, result: TrainResult) -> Path:
              f"lr {run.cfg.learning_rate:g}, device {run.device.type}"),
             f"- parent model: {run.parent.resolve() if run.parent else 'none (random init)'}",
             f"- final training loss: {last:.4f}" if last is not None else "- final training loss: n/a",
+            *_decoder_card_lines(run.model),
             f"- command: `ctrg train {run.cfg.stage} --data {run.data_dir} --out {run.out}`",
             f"- full settings: {run.out.resolve() / RUN_CONFIG_NAME}", "",
             "## Limits", "",
