@@ -162,11 +162,26 @@ class DraftingController(QtCore.QObject):
         if self.busy:
             window.status.message("A draft is already running (Esc cancels it)")
             return False
+        if not self._may_replace_edits():
+            return False
         self._job_volume = window.volume
         self._clicked_at = time.perf_counter()
         self.worker.draft(window.volume, self.model, self.device, options=self.options)
         window.status.start_progress(f"Drafting a report with {self.model}...")
         return True
+
+    def _may_replace_edits(self) -> bool:
+        """A new draft replaces the report on screen: ask first when it holds unsaved edits."""
+        document = getattr(getattr(self.window, "editing", None), "document", None)
+        if document is None or not document.is_modified:
+            return True
+        answer = QtWidgets.QMessageBox.question(
+            self.window, "Replace the edited report?",
+            "The report on screen has edits that were not exported or accepted. A new draft "
+            "replaces it (Edit > Undo cannot bring it back).\n\nDraft anyway?",
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def cancel(self) -> None:
         if self.busy:
@@ -444,7 +459,7 @@ class DraftingController(QtCore.QObject):
         if problem:
             message = f"This draft may not belong to the open study: {problem}"
             draft.warnings.append(message)
-            self.report_panel.set_draft(draft, self.report_panel.header.text())
+            self.report_panel.set_notes(draft.warnings)
             self.window.show_error(message)
         else:
             self.window.status.message(f"Reviewing {Path(path).name} (no model loaded)")

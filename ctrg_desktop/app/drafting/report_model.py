@@ -3,14 +3,21 @@
 Sentences are addressed by :class:`SentenceRef` ``(structure index, sentence index)``; the
 model's content is a list of :class:`StructureRow` (plain data, built from a draft by
 :func:`rows_from_draft`), so the views never read a draft directly and an editable source
-(a report document) can replace it through :meth:`ReportModel.set_rows`. A structure the draft
-did not mention shows its default sentence (italic, grey) as its single row.
+(a report document) can replace it through :meth:`ReportModel.set_rows` (a full reset) or
+:meth:`ReportModel.update_rows` (in place when only texts changed). A structure the draft did
+not mention shows its default sentence (italic, grey) as its single row.
+
+Editing (off by default, :attr:`ReportModel.editable`): the model never changes its rows itself;
+an inline edit calls ``on_edit(ref, text)`` and a drag-and-drop ``on_move(refs, structure,
+position)`` (``position`` counts the structure's sentences before the drop, the dragged ones
+included); the owner applies the change to its document and pushes new rows.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from PySide6 import QtCore, QtGui
 
@@ -18,6 +25,10 @@ Qt = QtCore.Qt
 
 REF_ROLE = Qt.ItemDataRole.UserRole + 1      #: SentenceRef of a sentence row (None on structure rows)
 STRUCTURE_ROLE = Qt.ItemDataRole.UserRole + 2  #: structure index of any row
+ID_ROLE = Qt.ItemDataRole.UserRole + 3         #: the sentence's document id ("" when unknown)
+MIME_TYPE = "application/x-ctrg-sentence-refs"  #: drag payload: JSON list of [structure, sentence]
+#: sentence origins shown differently: the reader's own sentences and changed model sentences
+USER_COLOUR, EDITED_COLOUR = "#1565c0", "#6a1b9a"
 
 
 class SentenceRef(NamedTuple):
@@ -32,6 +43,9 @@ class StructureRow:
     colour: str                      #: "#rrggbb"
     sentences: list[str] = field(default_factory=list)
     default_text: str = ""           #: shown when ``sentences`` is empty
+    ids: list[str] = field(default_factory=list)      #: document ids of ``sentences`` (may be empty)
+    origins: list[str] = field(default_factory=list)  #: "model", "edited" or "user" per sentence (may be empty)
+    notes: list[str] = field(default_factory=list)    #: tooltip line per sentence (may be empty)
 
     @property
     def mentioned(self) -> bool:
@@ -75,12 +89,51 @@ class ReportModel(QtCore.QAbstractItemModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.rows: list[StructureRow] = []
+        self.editable = False
+        self.on_edit: Callable[[SentenceRef, str], bool] | None = None
+        self.on_move: Callable[[list[SentenceRef], int, int], bool] | None = None
 
     # --- content --------------------------------------------------------------------------
     def set_rows(self, rows: list[StructureRow]) -> None:
         self.beginResetModel()
         self.rows = list(rows)
         self.endResetModel()
+
+    def update_rows(self, rows: list[StructureRow]) -> bool:
+        """Take ``rows``; in place (``dataChanged`` for the rows that differ, selection and
+        editors kept) when every row holds the same sentence as before (only texts changed, or a
+        default row became a sentence or back), else a reset. Returns True when it was in place."""
+        rows = list(rows)
+
+        def same(a: StructureRow, b: StructureRow) -> bool:
+            if len(a.shown_sentences) != len(b.shown_sentences):
+                return False
+            return a.ids == b.ids or not a.sentences or not b.sentences
+
+        same_shape = len(rows) == len(self.rows) and all(same(a, b) for a, b in zip(self.rows, rows))
+        if not same_shape:
+            self.set_rows(rows)
+            return False
+        old, self.rows = self.rows, rows
+        for s, (a, b) in enumerate(zip(old, rows)):
+            if a == b:
+                continue
+            self.dataChanged.emit(self.structure_index(s), self.structure_index(s))
+            for n in range(len(b.shown_sentences)):
+                index = self.createIndex(n, 0, s + 1)
+                self.dataChanged.emit(index, index)
+        return True
+
+    def sentence_id(self, ref: SentenceRef) -> str:
+        """The document id of ``ref`` ("" for a default row or rows without ids)."""
+        row = self.rows[ref.structure]
+        return row.ids[ref.sentence] if ref.sentence < len(row.ids) and row.mentioned else ""
+
+    def ref_of(self, sentence_id: str) -> SentenceRef | None:
+        for row in self.rows:
+            if sentence_id in row.ids:
+                return SentenceRef(row.index, row.ids.index(sentence_id))
+        return None
 
     def set_draft(self, draft) -> None:
         self.set_rows(rows_from_draft(draft) if draft is not None else [])
@@ -140,8 +193,70 @@ class ReportModel(QtCore.QAbstractItemModel):
 
     def flags(self, index):
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            return Qt.ItemFlag.ItemIsDropEnabled if self.editable else Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if not self.editable:
+            return flags
+        flags |= Qt.ItemFlag.ItemIsDropEnabled
+        ref = self.ref(index)
+        if ref is not None:
+            flags |= Qt.ItemFlag.ItemIsEditable
+            if self.rows[ref.structure].mentioned:
+                flags |= Qt.ItemFlag.ItemIsDragEnabled
+        return flags
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole):  # noqa: N802
+        """An inline edit: handed to ``on_edit``; the owner pushes the new rows."""
+        ref = self.ref(index)
+        if role != Qt.ItemDataRole.EditRole or ref is None or not self.editable or self.on_edit is None:
+            return False
+        return bool(self.on_edit(ref, str(value)))
+
+    # --- drag and drop --------------------------------------------------------------------
+    def supportedDropActions(self):  # noqa: N802
+        return Qt.DropAction.MoveAction
+
+    def supportedDragActions(self):  # noqa: N802
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self):  # noqa: N802
+        return [MIME_TYPE]
+
+    def mimeData(self, indexes):  # noqa: N802
+        refs = sorted({r for r in (self.ref(i) for i in indexes) if r is not None and self.sentence_id(r)})
+        data = QtCore.QMimeData()
+        data.setData(MIME_TYPE, json.dumps([list(r) for r in refs]).encode())
+        return data
+
+    def drop_target(self, row: int, parent: QtCore.QModelIndex) -> tuple[int, int] | None:
+        """(structure, position among its sentences) of a drop at ``row`` under ``parent``
+        (on a structure row: at its end; on a sentence: before it), or None."""
+        if not parent.isValid():
+            return None
+        structure = self.structure_of(parent)
+        count = len(self.rows[structure].sentences)
+        ref = self.ref(parent)
+        if ref is not None:
+            position = ref.sentence if row < 0 else ref.sentence + 1
+        else:
+            position = count if row < 0 else row
+        return structure, max(0, min(position, count))
+
+    def canDropMimeData(self, data, action, row, column, parent):  # noqa: N802
+        return (self.editable and data.hasFormat(MIME_TYPE) and action == Qt.DropAction.MoveAction
+                and self.drop_target(row, parent) is not None)
+
+    def dropMimeData(self, data, action, row, column, parent):  # noqa: N802
+        """Hand the move to ``on_move``; returns False so the view never removes rows itself."""
+        if not self.canDropMimeData(data, action, row, column, parent) or self.on_move is None:
+            return False
+        try:
+            refs = [SentenceRef(int(s), int(n)) for s, n in json.loads(bytes(data.data(MIME_TYPE)).decode())]
+        except (ValueError, TypeError):
+            return False
+        structure, position = self.drop_target(row, parent)
+        self.on_move(refs, structure, position)
+        return False
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
@@ -153,6 +268,8 @@ class ReportModel(QtCore.QAbstractItemModel):
             return ref
         if role == STRUCTURE_ROLE:
             return structure
+        if role == ID_ROLE:
+            return self.sentence_id(ref) if ref is not None else ""
         if ref is None:  # a structure row
             if role == Qt.ItemDataRole.DisplayRole:
                 count = len(row.sentences)
@@ -165,8 +282,14 @@ class ReportModel(QtCore.QAbstractItemModel):
                 font.setBold(True)
                 return font
             return None
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return self.text(ref)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            note = row.notes[ref.sentence] if row.mentioned and ref.sentence < len(row.notes) else ""
+            return f"{self.text(ref)}\n\n{note}" if note else self.text(ref)
+        origin = row.origins[ref.sentence] if row.mentioned and ref.sentence < len(row.origins) else "model"
+        if origin in ("user", "edited") and role == Qt.ItemDataRole.ForegroundRole:
+            return QtGui.QBrush(QtGui.QColor(USER_COLOUR if origin == "user" else EDITED_COLOUR))
         if not row.mentioned:
             if role == Qt.ItemDataRole.FontRole:
                 font = QtGui.QFont()

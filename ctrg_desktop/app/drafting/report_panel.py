@@ -2,14 +2,16 @@
 
 Clicking (or moving the keyboard cursor onto) a sentence emits ``sentence_chosen(SentenceRef)``;
 a structure row emits ``structure_chosen(index)``. ``select_structure(i)`` selects every sentence
-of a structure without emitting (used when a patch is clicked in a view).
+of a structure without emitting (used when a patch is clicked in a view). ``set_rows`` shows an
+edited report (keeping the selection, by sentence id, and the scroll position); the editing
+layer (:mod:`ctrg_desktop.app.editing`) adds its tool bar through ``tool_area``.
 """
 
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ctrg_desktop.app.drafting.report_model import ReportModel, SentenceRef
+from ctrg_desktop.app.drafting.report_model import ReportModel, SentenceRef, StructureRow
 
 Qt = QtCore.Qt
 
@@ -80,6 +82,9 @@ class ReportPanel(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
+        self.tool_area = QtWidgets.QVBoxLayout()  #: the editing tool bar goes here
+        self.tool_area.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.tool_area)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.notes)
         self._quiet = False
@@ -92,9 +97,37 @@ class ReportPanel(QtWidgets.QWidget):
         self.model.set_draft(draft)
         self.view.expandAll()
         self.header.setText(header)
-        notes = list(getattr(draft, "warnings", []) or []) if draft is not None else []
+        self.set_notes(list(getattr(draft, "warnings", []) or []) if draft is not None else [])
+
+    def set_notes(self, notes: list[str]) -> None:
+        """Warnings under the report (hidden when there are none)."""
         self.notes.setText("\n".join(f"! {n}" for n in notes))
         self.notes.setVisible(bool(notes))
+
+    def set_rows(self, rows: list[StructureRow]) -> None:
+        """Show ``rows`` (an edited report): in place when only texts changed, else rebuilt with
+        the same sentences selected (by id), all structures expanded and the scroll kept."""
+        selected = [self.model.sentence_id(r) for r in self.selected_refs()]
+        current = self.model.ref(self.view.currentIndex())
+        current_id = self.model.sentence_id(current) if current is not None else ""
+        current_structure = self.model.structure_of(self.view.currentIndex())
+        scroll = self.view.verticalScrollBar().value()
+        if self.model.update_rows(rows):
+            return
+        self.view.expandAll()
+        refs = [r for r in (self.model.ref_of(sid) for sid in selected if sid) if r is not None]
+        current = self.model.ref_of(current_id) if current_id else None
+        if refs or current is not None:
+            first = current if current is not None else refs[0]
+            self._select([self.model.index_of(r) for r in ([first] + [r for r in refs if r != first])],
+                         QtCore.QModelIndex(), scroll=False)
+        elif current_structure is not None and current_structure < len(self.model.rows):
+            self._quiet = True
+            try:
+                self.view.setCurrentIndex(self.model.structure_index(current_structure))
+            finally:
+                self._quiet = False
+        self.view.verticalScrollBar().setValue(scroll)
 
     def clear(self) -> None:
         self.set_draft(None, "No draft yet: Report > Draft report (Ctrl+G), or File > Open draft...")

@@ -1,0 +1,1 @@
+"""Correcting, exporting and accepting the drafted report in the window (``window.editing``)."""

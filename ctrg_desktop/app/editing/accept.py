@@ -1,0 +1,145 @@
+"""Report > Accept report: the corrected report becomes one record of the corrections dataset.
+
+The record (:meth:`ctrg_desktop.corrections.CorrectionsDataset.accept`: the de-identified volume,
+the final text per structure, the model's draft, the diff, the edited keywords, the labels and
+the segmentation masks assigned to report structures) is written on a background thread into
+``default_corrections_dir()`` (``user_data_dir()/corrections``; ``CTRG_DATA_DIR`` moves the
+data folder), or the ``root`` given. Afterwards the document is marked clean and its autosave
+is discarded. A refused accept (empty report, an identifier of the study in the text, ...) is
+shown with its one-line reason; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore
+
+from ctrg_desktop.errors import CtrgError
+
+
+@dataclass
+class AcceptOutcome:
+    root: Path
+    record_id: str = ""
+    record_dir: Path | None = None
+    error: str = ""
+    seconds: float = 0.0
+    masks: list[str] = field(default_factory=list)    #: structures whose masks went into the record
+    skipped: list[str] = field(default_factory=list)  #: masks not tied to a report structure
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def masks_by_structure(specs, names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """MaskSpecs -> {structure: boolean union of its masks} for report structures ``names``;
+    the names of masks without such a structure are returned apart."""
+    out: dict[str, np.ndarray] = {}
+    skipped = []
+    for spec in specs:
+        if spec.structure not in names:
+            skipped.append(spec.name)
+            continue
+        array = np.asarray(spec.array).astype(bool)
+        out[spec.structure] = out[spec.structure] | array if spec.structure in out else array.copy()
+    return out, skipped
+
+
+class AcceptAction(QtCore.QObject):
+    """``accept()`` starts an accept; ``finished(AcceptOutcome)`` follows on the GUI thread."""
+
+    finished = QtCore.Signal(object)
+    _job_done = QtCore.Signal(object, object, int)
+
+    def __init__(self, controller):
+        super().__init__(controller)
+        self.controller = controller
+        self.window = controller.window
+        self.root: Path | None = None  #: None: the default corrections folder
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctrg-accept")
+        self.future: Future | None = None
+        self.last: AcceptOutcome | None = None
+        self._job_done.connect(self._done)
+
+    def target(self) -> Path:
+        from ctrg_desktop.corrections import default_corrections_dir
+
+        return Path(self.root) if self.root is not None else default_corrections_dir()
+
+    @property
+    def busy(self) -> bool:
+        return self.future is not None and not self.future.done()
+
+    def accept(self, root=None, masks=None) -> bool:
+        """Accept the edited report for the open study (returns at once). ``masks``: MaskSpecs
+        (default: the segmentation tool's). False when it could not start (shown; ``finished`` follows)."""
+        from ctrg_desktop.reports.document import ReportDocument
+
+        controller, window = self.controller, self.window
+        outcome = AcceptOutcome(Path(root) if root is not None else self.target())
+        document = controller.document
+        if self.busy:
+            window.status.message("An accept is already running")
+            return False
+        if document is None or window.volume is None:
+            outcome.error = "there is no report to accept: open a study and draft or open a report first"
+            self._done(outcome, None, -1)
+            return False
+        arrays, outcome.skipped = masks_by_structure(controller.masks() if masks is None else masks,
+                                                     document.names)
+        outcome.masks = sorted(arrays)
+        snapshot = ReportDocument.from_json(document.to_json())  # the GUI may go on editing meanwhile
+        window.status.message("Accepting the report into the corrections dataset...")
+        self.future = self.executor.submit(self._run, outcome, snapshot, window.volume, arrays, document,
+                                           document.revision)
+        return True
+
+    def _run(self, outcome: AcceptOutcome, snapshot, volume, masks, document, revision: int) -> None:
+        from ctrg_desktop.corrections import CorrectionsDataset
+
+        start = time.perf_counter()
+        try:
+            dataset = CorrectionsDataset(outcome.root)
+            outcome.record_id = dataset.accept(snapshot, volume, masks=masks or None, model_info=snapshot.model)
+            outcome.record_dir = dataset.record_dir(outcome.record_id)
+        except (CtrgError, OSError) as exc:
+            outcome.error = " ".join(str(exc).split())
+        except Exception as exc:  # noqa: BLE001 -- shown, the window stays up
+            from ctrg_desktop.app.drafting.process import one_line
+
+            outcome.error = one_line(exc)
+        outcome.seconds = time.perf_counter() - start
+        self._job_done.emit(outcome, document, revision)
+
+    def _done(self, outcome: AcceptOutcome, document, revision: int) -> None:
+        self.last = outcome
+        controller, window = self.controller, self.window
+        if outcome.error:
+            window.show_error(f"Cannot accept the report: {outcome.error}")
+        else:
+            current = document is not None and document is controller.document and document.revision == revision
+            if current:
+                document.mark_clean()
+                controller.autosave.timer.stop()
+                if document.study_key:
+                    controller.autosave.discard(document.study_key)
+                controller._update_state()
+            note = f"; masks of {', '.join(outcome.masks)}" if outcome.masks else ""
+            if outcome.skipped:
+                note += f"; not tied to a report structure, left out: {', '.join(outcome.skipped)}"
+            later = "" if current else " (the report changed meanwhile: accept again to record the changes)"
+            window.status.message(f"Accepted as {outcome.record_id} in {outcome.root}{note}{later}")
+        self.finished.emit(outcome)
+
+    def wait(self, timeout: float | None = 60.0) -> None:
+        if self.future is not None:
+            try:
+                self.future.result(timeout)
+            except Exception:  # noqa: BLE001 -- reported by _run
+                pass

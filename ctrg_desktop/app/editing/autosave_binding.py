@@ -1,0 +1,246 @@
+"""Autosave of the edited report, and the offer to restore it after a crash.
+
+Every change schedules a save at most :data:`DELAY_MS` later (a burst of edits is written once;
+the first change of a burst is never more than that old on disk). A save writes the document
+with its undo history through :class:`~ctrg_desktop.reports.autosave.AutosaveStore` (atomic,
+fsynced) and, once per draft, a copy of the draft (``drafts/<study key>.json`` + attention map)
+so the evidence comes back too. An autosave exists while the report has changes not accepted
+into the corrections dataset: undoing back to the accepted (or drafted) state removes it.
+
+When a study opens and an autosave exists for its study key, the window asks: Restore, Discard,
+or Later (Esc: the autosave stays until this study's report is edited again); until answered the
+autosave is not overwritten. ``CTRG_RESTORE=yes`` (or ``no``) answers without asking (tests,
+scripted runs).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.reports.autosave import AutosaveStore
+
+DELAY_MS = 500
+RESTORE_ENV = "CTRG_RESTORE"
+YES, NO = ("yes", "y", "1", "true", "always"), ("no", "n", "0", "false", "never")
+
+
+def restore_answer() -> str:
+    """``CTRG_RESTORE`` as "yes", "no" or "ask" (unset or anything else)."""
+    value = os.environ.get(RESTORE_ENV, "").strip().lower()
+    return "yes" if value in YES else "no" if value in NO else "ask"
+
+
+class AutosaveBinding(QtCore.QObject):
+    """Signals: ``saved(key, revision)``, ``offered(key)`` (a restore question is open),
+    ``restored(document)``, ``discarded(key)``."""
+
+    saved = QtCore.Signal(str, int)
+    offered = QtCore.Signal(str)
+    restored = QtCore.Signal(object)
+    discarded = QtCore.Signal(str)
+
+    def __init__(self, controller, store: AutosaveStore | None = None):
+        super().__init__(controller)
+        self.controller = controller
+        self.window = controller.window
+        self.store = store or AutosaveStore()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DELAY_MS)
+        self.timer.timeout.connect(self.flush)
+        self.document = None
+        self.key = ""
+        self.draft = None
+        self.offer_box: QtWidgets.QMessageBox | None = None
+        self.last_error = ""
+        self._held: set[str] = set()   # keys whose restore question is open
+        self._owned: set[str] = set()  # keys whose autosave this window wrote or restored
+        self._copied: tuple[str, int] | None = None  # (key, id(draft)) of the draft copy on disk
+
+    # --- saving ---------------------------------------------------------------------------
+    def watch(self, document, key: str, draft=None) -> None:
+        """Follow ``document`` (study ``key``); the previous one's pending save is written first."""
+        if document is not self.document:
+            self.flush()
+        self.document, self.key, self.draft = document, key, draft
+
+    def schedule(self) -> None:
+        """A change: save within :data:`DELAY_MS` (not restarted by further changes)."""
+        if self.document is not None and self.key and not self.timer.isActive():
+            self.timer.start()
+
+    @property
+    def pending(self) -> bool:
+        return self.timer.isActive()
+
+    def flush(self) -> bool:
+        """Write the document now when it changed since the last save; True when written."""
+        self.timer.stop()
+        document, key = self.document, self.key
+        if document is None or not key or key in self._held:
+            return False
+        try:
+            if not document.is_modified:  # back to the accepted or drafted state: nothing to restore
+                if key in self._owned and self.store.path_for(key).exists():
+                    self.discard(key)
+                return False
+            extra = self._extra(key)
+            written = self.store.save_if_changed(key, document, label=self._label(), extra=extra)
+        except (CtrgError, OSError) as exc:
+            message = f"Cannot autosave the report: {exc}"
+            if message != self.last_error:
+                self.window.status.message(message)
+            self.last_error = message
+            return False
+        self.last_error = ""
+        self._owned.add(key)
+        if written:
+            self.saved.emit(key, document.revision)
+        return written
+
+    def _label(self) -> str:
+        path = getattr(self.window, "study_path", None)
+        return Path(path).name if path else ""
+
+    def _extra(self, key: str) -> dict:
+        """What reopening needs: the study's path and series, the draft copy."""
+        window = self.window
+        volume = window.volume
+        extra = {"study": str(window.study_path) if window.study_path else "",
+                 "series_uid": volume.series.series_instance_uid if volume is not None else ""}
+        draft = self.draft
+        if draft is not None:
+            path = self.draft_copy_path(key)
+            if self._copied != (key, id(draft)) or not path.is_file():
+                draft.save(path)
+                self._copied = (key, id(draft))
+            extra["draft"] = str(path.relative_to(self.store.root))
+        return extra
+
+    def draft_copy_path(self, key: str) -> Path:
+        return self.store.root / "drafts" / f"{key}.json"
+
+    def discard(self, key: str) -> None:
+        """Forget the autosave of ``key`` (and its draft copy)."""
+        from ctrg_desktop.inference import attention_path_for
+
+        self.store.discard(key)
+        copy = self.draft_copy_path(key)
+        for path in (copy, attention_path_for(copy)):
+            path.unlink(missing_ok=True)
+        if self._copied and self._copied[0] == key:
+            self._copied = None
+        self._owned.discard(key)
+        self.discarded.emit(key)
+
+    # --- restoring ------------------------------------------------------------------------
+    def offer(self, key: str) -> bool:
+        """A study with key ``key`` opened: when an autosave exists, restore it (``CTRG_RESTORE=yes``),
+        drop it (``no``) or ask. Returns True when a question is open or the report was restored."""
+        try:
+            payload = self.store.load(key)
+        except CtrgError as exc:
+            self.window.status.message(f"Ignoring the autosaved report: {exc}")
+            return False
+        if payload is None:
+            return False
+        answer = restore_answer()
+        if answer == "yes":
+            return self.restore(key) is not None
+        if answer == "no":
+            self.decline(key)
+            return False
+        self._held.add(key)
+        buttons = QtWidgets.QMessageBox.StandardButton
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Question, "Restore the edited report?",
+            f"This study has an edited report that was not accepted yet (autosaved "
+            f"{_when(payload.get('saved', ''))}). Restore it, or discard it?",
+            buttons.Yes | buttons.No | buttons.Cancel, self.window)
+        box.button(buttons.Yes).setText("Restore")
+        box.button(buttons.No).setText("Discard")
+        box.button(buttons.Cancel).setText("Later")
+        box.setDefaultButton(buttons.Yes)
+        box.setEscapeButton(buttons.Cancel)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda result, k=key, b=box: self._answered(k, b))
+        box.open()
+        self.offer_box = box
+        self.offered.emit(key)
+        return True
+
+    def _answered(self, key: str, box) -> None:
+        """Restore, Discard, or Later (Esc, closed): the autosave stays until this study's
+        report is edited again."""
+        buttons = QtWidgets.QMessageBox.StandardButton
+        clicked = box.clickedButton()
+        answer = "yes" if clicked is box.button(buttons.Yes) else "no" if clicked is box.button(buttons.No) else ""
+        if self.offer_box is box:
+            self.offer_box = None
+        if key not in self._held:
+            return
+        if answer == "yes":
+            self.restore(key)
+        elif answer == "no":
+            self.decline(key)
+        else:
+            self._held.discard(key)
+            if self.key == key and self.document is not None and self.document.is_modified:
+                self.schedule()
+
+    def restore(self, key: str):
+        """Load the autosave of ``key`` into the window (with its draft copy); the document, or None."""
+        self._held.discard(key)
+        try:
+            payload = self.store.load(key)
+            document = self.store.recover(key)
+        except CtrgError as exc:
+            self.window.show_error(f"Cannot restore the autosaved report: {exc}")
+            return None
+        if document is None:
+            return None
+        draft = self._draft_copy(key, payload.get("extra") or {})
+        self._owned.add(key)
+        self.timer.stop()
+        self.document = None  # the report on screen is replaced, not saved over the autosave
+        self.controller.adopt(document, draft)
+        self.window.status.message(f"Restored the report autosaved {_when(payload.get('saved', ''))} "
+                                   "(Edit > Undo steps back through the edits)")
+        self.restored.emit(document)
+        return document
+
+    def _draft_copy(self, key: str, extra: dict):
+        from ctrg_desktop.app.drafting.evidence import geometry_mismatch
+        from ctrg_desktop.inference import load_draft
+
+        name = extra.get("draft")
+        if not name:
+            return None
+        try:
+            draft = load_draft(self.store.root / name)
+        except (CtrgError, OSError):
+            return None
+        volume = self.window.volume
+        if volume is not None and geometry_mismatch(draft.study, volume):
+            return None
+        self._copied = None
+        return draft
+
+    def decline(self, key: str) -> None:
+        """Drop the autosave of ``key``; the report on screen (if it is that study's) is kept."""
+        self._held.discard(key)
+        self.discard(key)
+        if self.key == key and self.document is not None and self.document.is_modified:
+            self.schedule()
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return "earlier"

@@ -1,0 +1,91 @@
+"""Report > Accept report: the edited report of a DICOM study with patient identifiers becomes a
+de-identified training record (read back with the CT-RATE reader, no identifier anywhere), the
+report is clean and its autosave gone; a report naming the patient is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("vtkmodules")
+
+from ctrg_desktop.app.drafting.report_model import SentenceRef  # noqa: E402
+from ctrg_desktop.corrections import find_phi  # noqa: E402
+from ctrg_desktop.data.ctrate import CTRateDataset  # noqa: E402
+from ctrg_desktop.export import MaskSpec  # noqa: E402
+from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
+
+pytestmark = pytest.mark.gui
+EDITED = "Small nodule of 4 mm in the left lower lobe."
+
+
+@pytest.fixture(autouse=True)
+def private_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("CTRG_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CTRG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CTRG_RESTORE", raising=False)
+    monkeypatch.delenv("CTRG_APPLY_EDITS", raising=False)
+
+
+@pytest.fixture
+def study():
+    return drafted_study()
+
+
+@pytest.fixture
+def editing(window, study):
+    open_with_draft(window, study)
+    return window.editing
+
+
+def _accept(qtbot, editing, trigger):
+    with qtbot.waitSignal(editing.acceptor.finished, timeout=60_000) as blocker:
+        trigger()
+    return blocker.args[0]
+
+
+def test_accept_writes_a_deidentified_training_record(window, editing, study, qtbot, tmp_path):
+    index = mentioned(study.draft)[0]
+    editing.edit_text(SentenceRef(index, 0), EDITED)
+    editing.add_sentence("pleura", "Minimal pleural thickening at the right base.")
+    qtbot.waitUntil(lambda: editing.autosave.store.path_for(editing.study_key).is_file(), timeout=2000)
+    action = next(a for a in window.actions_ if a.text().startswith("&Accept report"))
+    outcome = _accept(qtbot, editing, action.trigger)  # Report > Accept report: the default folder
+    assert outcome.ok, outcome.error
+    root = tmp_path / "data" / "corrections"
+    assert outcome.root == root and root in outcome.record_dir.parents
+    records = CTRateDataset(root, split=None)
+    assert [r.volume_name for r in records] == [outcome.record_id]
+    record = records[0]
+    assert EDITED in record.findings and "Minimal pleural thickening at the right base." in record.findings
+    assert record.volume_path.is_file() and record.labels  # the 18 CT-RATE labels of the final text
+    assert find_phi(outcome.record_dir, study.volume) == [] and find_phi(root, study.volume) == []
+    document = editing.document
+    assert not document.is_modified and editing.editor.state_label.text() == "Edited"
+    assert not editing.autosave.store.path_for(editing.study_key).exists()
+    assert f"Accepted as {outcome.record_id}" in window.statusBar().currentMessage()
+
+
+def test_accept_with_masks_and_refusal_of_identifiers(window, editing, study, qtbot, tmp_path):
+    root = tmp_path / "corrections"
+    lungs = study.lungs()
+    masks = [MaskSpec("left lung", lungs & (np.arange(lungs.shape[2]) >= lungs.shape[2] // 2), "#81c784", "lung"),
+             MaskSpec("right lung", lungs & (np.arange(lungs.shape[2]) < lungs.shape[2] // 2), "#81c784", "lung"),
+             MaskSpec("scribble", np.zeros(lungs.shape, bool), "#ffffff")]
+    sid = editing.add_sentence("others", "Findings discussed with Testpatient Jane.")
+    outcome = _accept(qtbot, editing, lambda: editing.acceptor.accept(root=root, masks=masks))
+    assert not outcome.ok and "patient name" in outcome.error and window.error_box.isVisible()
+    assert not any(root.glob("*/*/*/record.json")) and editing.document.is_modified
+    editing.edit_text(editing.panel.model.ref_of(sid), "Findings discussed with the referring team.")
+    outcome = _accept(qtbot, editing, lambda: editing.acceptor.accept(root=root, masks=masks))
+    assert outcome.ok, outcome.error
+    assert outcome.masks == ["lung"] and outcome.skipped == ["scribble"]
+    [record] = CTRateDataset(root, split=None)
+    assert record.label_map_path is not None and record.label_map_path.is_file()
+    import SimpleITK as sitk
+
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(record.label_map_path)))
+    lung = editing.document.names.index("lung") + 1
+    assert int((labels == lung).sum()) == int(lungs.sum()) and set(np.unique(labels)) == {0, lung}
+    assert find_phi(root, study.volume) == []
