@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the first structure the report mentions)")
     parser.add_argument("--open-draft", type=Path, metavar="REPORT_JSON",
                         help="review a saved draft (report.json + its .attention.npy) without a model")
+    parser.add_argument("--segment", action="store_true", help="with --draft / --open-draft: segment the shown "
+                        "structure with LiteMedSAM, prompted by its top patches on the axial slice of its best patch")
+    parser.add_argument("--propagate", action="store_true",
+                        help="with --segment: grow that mask through the neighbouring slices")
     return parser
 
 
@@ -47,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("--draft and --open-draft exclude each other")
     if args.draft and not (args.study or args.demo):
         return _fail("--draft needs a study (STUDY or --demo)")
+    if (args.segment or args.propagate) and not (args.draft or args.open_draft):
+        return _fail("--segment and --propagate need a report (--draft or --open-draft)")
     import qasync
     from PySide6 import QtWidgets
 
@@ -138,12 +144,16 @@ async def _start(window, args) -> int | None:
         ok = ok and drafting.review(draft, args.open_draft)
     elif ok and args.draft:
         ok = await drafting.draft_async()
-    if ok and drafting.draft is not None and (args.structure or args.screenshot):
+    if ok and drafting.draft is not None and (args.structure or args.screenshot or args.segment or args.propagate):
         try:
             drafting.show_structure(args.structure)
         except KeyError as exc:
             window.show_error(exc.args[0])
             ok = False
+    if ok and (args.segment or args.propagate):
+        ok = await window.segmentation.segment_structure_async()
+        if ok and args.propagate:
+            ok = await window.segmentation.propagate_async()
     if args.screenshot:
         return _screenshot(window, args.screenshot, ok)
     return None

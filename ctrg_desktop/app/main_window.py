@@ -11,12 +11,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ctrg_desktop import __version__
 from ctrg_desktop.app.drafting.controller import DraftingController
+from ctrg_desktop.app.editing.controller import EditingController
 from ctrg_desktop.app.interaction.state import ViewerState
 from ctrg_desktop.app.loader import LoadResult, StudyLoader
 from ctrg_desktop.app.overlay_render import SliceOverlays
 from ctrg_desktop.app.overlay_render3d import VolumeOverlays
 from ctrg_desktop.app.panels.layer_list import LayerListPanel
 from ctrg_desktop.app.panels.series_browser import SeriesBrowser
+from ctrg_desktop.app.segment.controller import SegmentationController
 from ctrg_desktop.app.settings import Settings
 from ctrg_desktop.app.status import StatusPanel
 from ctrg_desktop.app.views.layout import ViewLayout
@@ -64,6 +66,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status = StatusPanel(self.statusBar(), self.cancel_loading)
         self.drafting = DraftingController(self)  # Report menu, Report and Structures docks
         self.drafting.add_docks()
+        self.segmentation = SegmentationController(self)  # Segment menu, Masks dock, SAM worker
+        self.segmentation.add_dock()
+        self.editing = EditingController(self)  # report edits, autosave, Export, Accept
         self.actions_ = build_menus(self)
         self._connect_views()
         self._restore_settings()
@@ -129,7 +134,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802
         self.loader.cancel()
+        self.editing.shutdown()
         self.drafting.shutdown()
+        self.segmentation.shutdown()
         self.save_settings()
         for view in self.views.values():
             view.close_view()
@@ -194,8 +201,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._request = self.loader.load(Path(path), series_uid)
 
     def cancel_loading(self) -> None:
-        """Cancel the study being loaded and the draft being made (Esc, the status bar's Cancel)."""
+        """Cancel the study being loaded, the draft being made and a mask propagation (Esc, the
+        status bar's Cancel)."""
         self.drafting.cancel()
+        self.segmentation.cancel()
         if self.loader.busy:
             self.loader.cancel()
             self.status.message("Cancelling...")

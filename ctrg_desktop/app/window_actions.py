@@ -7,6 +7,8 @@ from functools import partial
 from PySide6 import QtGui, QtWidgets
 
 from ctrg_desktop.app.drafting.model_menu import build_report_menu
+from ctrg_desktop.app.editing.menus import build_edit_menu, extend_report_menu
+from ctrg_desktop.app.segment.menu import build_segment_menu
 from ctrg_desktop.app.views.layout import LAYOUTS
 from ctrg_desktop.app.views.volume_presets import VOLUME_PRESETS
 from ctrg_desktop.app.wizard import open_training_wizard
@@ -42,6 +44,7 @@ def build_menus(window) -> list[QtGui.QAction]:
         _action(window, file_menu, "&Cancel loading", window.cancel_loading, "Esc"),
         _action(window, file_menu, "&Quit", window.close, Key.StandardKey.Quit),
     ]
+    actions += build_edit_menu(window)
     view_menu = bar.addMenu("&View")
     for n, name in enumerate(LAYOUTS):
         actions.append(_action(window, view_menu, f"Layout {name}", partial(window.set_layout, name),
@@ -68,6 +71,8 @@ def build_menus(window) -> list[QtGui.QAction]:
     overlay_menu = bar.addMenu("&Overlays")
     actions.append(_action(window, overlay_menu, "Load &label map...", window.choose_label_map, "Ctrl+L"))
     actions += build_report_menu(window, _action)
+    actions += extend_report_menu(window, _action)
+    actions += build_segment_menu(window, _action)
     train_menu = bar.addMenu("&Tools")
     actions.append(_action(window, train_menu, "&Train from corrections...", partial(open_training_wizard, window)))
     help_menu = bar.addMenu("&Help")

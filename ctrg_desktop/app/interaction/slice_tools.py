@@ -2,7 +2,8 @@
 
 * wheel, arrow keys, Page Up/Down (10 slices), Home/End: scroll slices; Ctrl+wheel: zoom
 * left button: move the linked crosshair (tool "navigate"), window/level (tool "window", or
-  Shift+left anywhere), distance measurement (tool "measure")
+  Shift+left anywhere), distance measurement (tool "measure"), or a tool in ``handlers``
+  (the Segment menu's prompts and brush)
 * right drag: window/level; middle drag: pan; Ctrl+right drag: zoom; R: reset the view
 * double click: maximise / restore the view (handled by the layout through ``activated``)
 """
@@ -26,6 +27,7 @@ class SliceTools:
         self.start = None
         self.start_value = None
         self.double_clicked = None  # callable(view name), set by the layout
+        self.handlers: dict = {}  # more left-button tools: name -> object with press/move/release(view, x, y)
 
     @property
     def state(self):
@@ -55,6 +57,9 @@ class SliceTools:
                 tool = "window"
             if tool == "window":
                 self.drag, self.start_value = "window", (self.state.level, self.state.width)
+            elif tool in self.handlers:
+                self.drag, self.start_value = "handler", self.handlers[tool]
+                self.start_value.press(self.view, x, y)
             elif tool == "measure":
                 self.drag, self.start_value = "measure", self.view.display_to_world(x, y)
                 self.view.set_measurement(self.start_value, self.start_value)
@@ -84,11 +89,16 @@ class SliceTools:
             self.view.pan(self.start_value - here)
         elif self.drag == "measure":
             self.view.set_measurement(self.start_value, self.view.display_to_world(x, y))
+        elif self.drag == "handler":
+            self.start_value.move(self.view, x, y)
 
     def release(self, event) -> None:
         if self.drag == "measure":
             x, y = self._pos(event)
             self.view.set_measurement(self.start_value, self.view.display_to_world(x, y), final=True)
+        elif self.drag == "handler":
+            x, y = self._pos(event)
+            self.start_value.release(self.view, x, y)
         self.drag = None
 
     def double_click(self, event) -> None:
