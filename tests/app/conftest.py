@@ -16,6 +16,15 @@ def config_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def private_folders(tmp_path, monkeypatch):
+    """User data (corrections, runs) and autosave state in ``tmp_path``; no scripted restore or edits."""
+    monkeypatch.setenv("CTRG_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CTRG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CTRG_RESTORE", raising=False)
+    monkeypatch.delenv("CTRG_APPLY_EDITS", raising=False)
+
+
+@pytest.fixture
 def display():
     if not os.environ.get("DISPLAY"):
         pytest.skip("VTK views need an X display with GLX: run under xvfb-run -a")

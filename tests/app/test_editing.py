@@ -15,16 +15,8 @@ from ctrg_desktop.app.drafting.report_model import EDITED_COLOUR, USER_COLOUR, S
 from ctrg_desktop.app.editing.sentence_editor import NEW_SENTENCE  # noqa: E402
 from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 Qt = QtCore.Qt
-
-
-@pytest.fixture(autouse=True)
-def private_folders(tmp_path, monkeypatch):
-    monkeypatch.setenv("CTRG_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("CTRG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CTRG_RESTORE", raising=False)
-    monkeypatch.delenv("CTRG_APPLY_EDITS", raising=False)
 
 
 @pytest.fixture

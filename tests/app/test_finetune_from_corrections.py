@@ -23,17 +23,9 @@ from ctrg_desktop.corrections import CorrectionsDataset  # noqa: E402
 from ctrg_desktop.data.ctrate import CTRateDataset  # noqa: E402
 from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
 
-pytestmark = [pytest.mark.gui, pytest.mark.slow]
+pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.usefixtures("private_folders")]
 REPO = Path(__file__).resolve().parents[2]
 CORRECTED = "Small nodule of 4 mm in the right upper lobe."
-
-
-@pytest.fixture(autouse=True)
-def private_folders(tmp_path, monkeypatch):
-    monkeypatch.setenv("CTRG_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("CTRG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CTRG_RESTORE", raising=False)
-    monkeypatch.delenv("CTRG_APPLY_EDITS", raising=False)
 
 
 def _ctrg(*args, out_dir: Path, wait: bool = True):

@@ -24,15 +24,7 @@ from ctrg_desktop.reports.autosave import AutosaveStore  # noqa: E402
 from ctrg_desktop.reports.document import ReportDocument  # noqa: E402
 from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(autouse=True)
-def private_folders(tmp_path, monkeypatch):
-    monkeypatch.setenv("CTRG_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("CTRG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("CTRG_RESTORE", raising=False)
-    monkeypatch.delenv("CTRG_APPLY_EDITS", raising=False)
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 
 
 @pytest.fixture
