@@ -59,7 +59,7 @@ from ctrg_desktop.corrections.phi import find_phi
 from ctrg_desktop.data.labels import CT_RATE_LABELS
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.io.volume import Volume
-from ctrg_desktop.reports.autosave import atomic_write_bytes, atomic_write_text, fsync_directory
+from ctrg_desktop.atomic import atomic_write_bytes, atomic_write_text, fsync_directory
 from ctrg_desktop.reports.structures import StructureSet
 
 FORMAT = "ctrg-corrections"

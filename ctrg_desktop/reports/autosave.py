@@ -18,12 +18,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
+from ctrg_desktop.atomic import TMP_SUFFIX as _TMP_SUFFIX
+from ctrg_desktop.atomic import atomic_write_bytes, fsync_directory
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.reports.document import ReportDocument
 
@@ -31,7 +32,6 @@ FORMAT = "ctrg-autosave"
 FORMAT_VERSION = 1
 APP_NAME = "ctrg-desktop"
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_TMP_SUFFIX = ".tmp"
 
 
 def default_autosave_dir() -> Path:
@@ -49,48 +49,6 @@ def study_key(volume) -> str:
              repr(volume.shape), repr(tuple(round(s, 6) for s in volume.spacing)),
              repr(tuple(round(o, 4) for o in volume.origin))]
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:24]
-
-
-def fsync_directory(path) -> None:
-    """Make a rename/creation in ``path`` durable (no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(str(path), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path, data: bytes, mode: int | None = None) -> Path:
-    """Write ``data`` to ``path`` atomically: same-folder temp file, flush, fsync, os.replace, fsync folder.
-
-    The file is private to the user (0600) unless ``mode`` (e.g. 0o644) is given.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_directory(path.parent)
-    return path
-
-
-def atomic_write_text(path, text: str, mode: int | None = None) -> Path:
-    """:func:`atomic_write_bytes` of UTF-8 text."""
-    return atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def _checksum(document: dict) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ctrg_desktop.atomic import fsync_directory
 from ctrg_desktop.errors import CtrgError
 
 STATE_NAME = "training_state.pt"
@@ -86,19 +87,6 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
@@ -125,7 +113,7 @@ def save_training_checkpoint(out_dir, model, optimizer, *, step: int, epoch: int
                                   **(meta or {})})
     for path in tmp.iterdir():
         _fsync_file(path)
-    _fsync_dir(tmp)
+    fsync_directory(tmp)
     if final.exists():  # the same step written again (e.g. after a resume): replace it
         old = root / f".{final.name}.old-{os.getpid()}"
         os.replace(final, old)
@@ -133,7 +121,7 @@ def save_training_checkpoint(out_dir, model, optimizer, *, step: int, epoch: int
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, final)
-    _fsync_dir(root)
+    fsync_directory(root)
     prune_checkpoints(root, keep)
     return final
 
