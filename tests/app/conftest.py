@@ -25,6 +25,23 @@ def private_folders(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def study():
+    """The phantom as a DICOM series with patient identifiers + the demo model's saved draft (one per session)."""
+    from tests.app.editing_support import drafted_study
+
+    return drafted_study()
+
+
+@pytest.fixture
+def editing(window, study):
+    """The window reviewing ``study``'s draft; its editing controller."""
+    from tests.app.editing_support import open_with_draft
+
+    open_with_draft(window, study)
+    return window.editing
+
+
+@pytest.fixture
 def display():
     if not os.environ.get("DISPLAY"):
         pytest.skip("VTK views need an X display with GLX: run under xvfb-run -a")

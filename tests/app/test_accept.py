@@ -14,21 +14,10 @@ from ctrg_desktop.app.drafting.report_model import SentenceRef  # noqa: E402
 from ctrg_desktop.corrections import find_phi  # noqa: E402
 from ctrg_desktop.data.ctrate import CTRateDataset  # noqa: E402
 from ctrg_desktop.export import MaskSpec  # noqa: E402
-from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
+from tests.app.editing_support import mentioned  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 EDITED = "Small nodule of 4 mm in the left lower lobe."
-
-
-@pytest.fixture
-def study():
-    return drafted_study()
-
-
-@pytest.fixture
-def editing(window, study):
-    open_with_draft(window, study)
-    return window.editing
 
 
 def _accept(qtbot, editing, trigger):

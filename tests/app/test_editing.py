@@ -13,15 +13,10 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from ctrg_desktop.app.drafting.report_model import EDITED_COLOUR, USER_COLOUR, SentenceRef  # noqa: E402
 from ctrg_desktop.app.editing.sentence_editor import NEW_SENTENCE  # noqa: E402
-from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
+from tests.app.editing_support import mentioned, open_with_draft  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 Qt = QtCore.Qt
-
-
-@pytest.fixture
-def study():
-    return drafted_study()
 
 
 @pytest.fixture

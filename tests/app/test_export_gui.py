@@ -17,23 +17,12 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from ctrg_desktop.app.drafting.report_model import SentenceRef  # noqa: E402
 from ctrg_desktop.app.editing.export_actions import KINDS  # noqa: E402
 from ctrg_desktop.export import MaskSpec  # noqa: E402
-from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
+from tests.app.editing_support import mentioned  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 EDITED = "Small nodule of 4 mm in the left lower lobe, corrected by the reader."
 FILES = {"text": "report.txt", "json": "report.json", "pdf": "report.pdf", "dicom-sr": "report-sr.dcm",
          "dicom-seg": "masks-seg.dcm", "nifti-labelmap": "masks.nii.gz", "nifti-masks": "masks"}
-
-
-@pytest.fixture
-def study():
-    return drafted_study()
-
-
-@pytest.fixture
-def editing(window, study):
-    open_with_draft(window, study)
-    return window.editing
 
 
 def _masks(study) -> list[MaskSpec]:

@@ -23,14 +23,9 @@ from ctrg_desktop.app.editing.scripted_edits import apply_edit  # noqa: E402
 from ctrg_desktop.app.editing.autosave_binding import DELAY_MS  # noqa: E402
 from ctrg_desktop.reports.autosave import AutosaveStore  # noqa: E402
 from ctrg_desktop.reports.document import ReportDocument  # noqa: E402
-from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
+from tests.app.editing_support import mentioned, open_with_draft  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
-
-
-@pytest.fixture
-def study():
-    return drafted_study()
 
 
 @pytest.fixture
