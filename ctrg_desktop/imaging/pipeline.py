@@ -39,7 +39,14 @@ class PreparedVolume:
 
 
 def prepare_volume(study: Volume, spacing, shape, window: HUWindow = PAPER_WINDOW) -> PreparedVolume:
-    """Resample to ``spacing`` (sk, sj, si) mm, crop/pad to ``shape`` (D, H, W), normalise HU."""
+    """Resample to ``spacing`` (sk, sj, si) mm, crop/pad to ``shape`` (D, H, W), normalise HU.
+
+    ValueError for absurd geometry (:func:`~ctrg_desktop.imaging.resample.check_geometry`) or
+    a study holding NaN/infinite HU (the readers repair those; the model must never see them).
+    """
+    if study.array.dtype.kind == "f" and not np.isfinite(study.array).all():
+        raise ValueError("the study holds NaN or infinite HU values; read it with "
+                         "ctrg_desktop.io.readers.read_study, which repairs them")
     resampled = resample_to_spacing(study, spacing, order=1, fill_value=-1024.0)
     grid, offsets = crop_or_pad(resampled, shape, pad_value=-1024.0)
     return PreparedVolume(input=window.normalise(grid.array), grid=grid, study=study,

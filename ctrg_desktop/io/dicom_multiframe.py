@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 
 from ctrg_desktop.errors import StudyReadError
 from ctrg_desktop.io.dicom_scan import DicomHeader
-from ctrg_desktop.io.dicom_series import Frame, floats, rescale_of
+from ctrg_desktop.io.dicom_series import Frame, floats, numbers, orientation_of, pixel_spacing, rescale_of
 
 _GROUPS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
 
@@ -55,9 +55,9 @@ def _enhanced_frames(header: DicomHeader) -> list[Frame]:
         frames.append(Frame(
             header, index,
             floats(_group(groups, "PlanePositionSequence"), "ImagePositionPatient", 3, where),
-            floats(_group(groups, "PlaneOrientationSequence"), "ImageOrientationPatient", 6, where),
-            tuple(floats(_group(groups, "PixelMeasuresSequence"), "PixelSpacing", 2, where)),
-            *rescale_of(_group(groups, "PixelValueTransformationSequence"))))
+            orientation_of(_group(groups, "PlaneOrientationSequence"), where),
+            pixel_spacing(_group(groups, "PixelMeasuresSequence"), where),
+            *rescale_of(_group(groups, "PixelValueTransformationSequence"), where)))
     return frames
 
 
@@ -70,22 +70,22 @@ def _group(groups: tuple[Dataset, Dataset, Dataset], sequence: str) -> Dataset:
 def _classic_frames(header: DicomHeader, warnings: list[str]) -> list[Frame]:
     ds, name = header.ds, header.display
     origin = floats(ds, "ImagePositionPatient", 3, name)
-    orientation = floats(ds, "ImageOrientationPatient", 6, name)
-    pixel_spacing = tuple(floats(ds, "PixelSpacing", 2, name))
+    orientation = orientation_of(ds, name)
+    spacing = pixel_spacing(ds, name)
     normal = np.cross(orientation[:3], orientation[3:])
     normal /= np.linalg.norm(normal)
     if "GridFrameOffsetVector" in ds:
         offsets = floats(ds, "GridFrameOffsetVector", header.frames, name)
         source = "GridFrameOffsetVector"
     else:
-        step = float(ds.get("SpacingBetweenSlices") or ds.get("SliceThickness") or 0)
-        if step == 0:
+        step = (numbers(ds, "SpacingBetweenSlices") or numbers(ds, "SliceThickness") or [0.0])[0]
+        if step == 0 or not np.isfinite(step):
             raise StudyReadError(f"{name} is a multi-frame file without per-frame positions, "
                                  "SpacingBetweenSlices or SliceThickness: its slice spacing is unknown")
         offsets = step * np.arange(header.frames)
         source = f"{step:g} mm steps"
     warnings.append(f"classic multi-frame file: frames assumed to be parallel slices along the "
                     f"slice normal from ImagePositionPatient ({source})")
-    slope, intercept = rescale_of(ds)
-    return [Frame(header, k, origin + offsets[k] * normal, orientation, pixel_spacing, slope, intercept)
+    slope, intercept = rescale_of(ds, name)
+    return [Frame(header, k, origin + offsets[k] * normal, orientation, spacing, slope, intercept)
             for k in range(header.frames)]

@@ -28,16 +28,25 @@ _SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 
 def stored_dtype(header: DicomHeader) -> np.dtype:
     """The numpy type of the file's stored values (native byte order)."""
-    ds = header.ds
-    if int(ds.get("SamplesPerPixel") or 1) != 1:
-        raise StudyReadError(f"{header.display} is a colour image ({ds.SamplesPerPixel} samples per "
+    samples = _integer(header, "SamplesPerPixel", 1)
+    if samples != 1:
+        raise StudyReadError(f"{header.display} is a colour image ({samples} samples per "
                              "pixel); CT volumes are grey-scale")
-    bits = int(ds.get("BitsAllocated") or 0)
+    bits = _integer(header, "BitsAllocated", 0)
     if bits not in (8, 16, 32):
         raise StudyReadError(f"{header.display} has {bits}-bit pixel data, which is not supported "
                              "(8, 16 or 32 bits are)")
-    kind = "i" if int(ds.get("PixelRepresentation") or 0) == 1 else "u"
+    kind = "i" if _integer(header, "PixelRepresentation", 0) == 1 else "u"
     return np.dtype(f"{kind}{bits // 8}")
+
+
+def _integer(header: DicomHeader, keyword: str, default: int) -> int:
+    """An integer element of the header (``default`` when absent), else StudyReadError."""
+    value = header.ds.get(keyword)
+    try:
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        raise StudyReadError(f"{header.display} has an invalid {keyword} ({value!r})") from None
 
 
 def decoder_hint(syntax: UID) -> str:
@@ -72,17 +81,30 @@ def load_frames(header: DicomHeader, frames: list[int], out: np.ndarray, dest: l
         _decode(header, syntax, frames, out, dest, rescale)
 
 
-def _read_native(header: DicomHeader, frames: list[int], out: np.ndarray, dest: list[int]) -> None:
+def check_pixel_length(header: DicomHeader) -> None:
+    """TruncatedFileError when the file has no pixel data, or native pixel data shorter than its
+    header declares; checked before anything is allocated (compressed data is checked on decoding)."""
+    if not header.has_pixel_data:
+        raise TruncatedFileError(f"{header.display} ends before its pixel data (or has none)")
+    syntax = header.transfer_syntax
+    if header.pixel_offset is None or header.pixel_length is None or not (syntax is None or syntax in _NATIVE):
+        return
     dtype = stored_dtype(header)
     rows, cols = header.size
-    file_dtype = dtype.newbyteorder(">" if header.transfer_syntax == ExplicitVRBigEndian else "<")
-    frame_bytes = rows * cols * dtype.itemsize
-    need = header.frames * frame_bytes
+    need = header.frames * rows * cols * dtype.itemsize
     have = min(header.pixel_length, header.file_size - header.pixel_offset)
     if have < need:
         raise TruncatedFileError(
             f"{header.display} is truncated: its pixel data holds {have} of the {need} bytes that "
             f"{header.frames} frame(s) of {rows} x {cols} at {dtype.itemsize * 8} bits need")
+
+
+def _read_native(header: DicomHeader, frames: list[int], out: np.ndarray, dest: list[int]) -> None:
+    check_pixel_length(header)
+    dtype = stored_dtype(header)
+    rows, cols = header.size
+    file_dtype = dtype.newbyteorder(">" if header.transfer_syntax == ExplicitVRBigEndian else "<")
+    frame_bytes = rows * cols * dtype.itemsize
     with open(header.path, "rb") as fp:
         for f, d in zip(frames, dest):
             fp.seek(header.pixel_offset + f * frame_bytes)

@@ -3,29 +3,43 @@
 A header read parses only :data:`HEADER_TAGS` and stops before Pixel Data, so scanning a
 series costs one short read per file; the byte offset and declared length of Pixel Data are
 recorded so the pixels can later be read in one ``readinto`` without parsing again.
-Files pydicom cannot read as DICOM (also with ``force=True``, for files lacking the preamble
-or the transfer syntax) are reported as :class:`NotDicomError`; a folder scan skips them.
+
+What is DICOM is decided from the first bytes, before pydicom parses anything (so a large
+file of something else costs one short read): a file with the Part 10 preamble (``DICM`` at
+byte 128), or one starting like a bare data set (an element of an even group 0002-0028).
+Anything else, and bare data sets pydicom cannot parse, are :class:`NotDicomError`; a folder
+scan skips them. A file *with* the preamble whose header cannot be parsed, or ends inside an
+element or before any series/image element, is :class:`TruncatedFileError`: the series is
+refused rather than read with a slice missing. A deflated data set is measured (streamed)
+before pydicom inflates it, against ``CTRG_MAX_VOLUME_MB``.
+
+Folders are listed by :func:`list_files`, which keeps regular files only: named pipes, devices,
+sockets and broken or looping symbolic links are skipped and reported.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 import warnings
-import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
-from pydicom import dcmread
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
 from pydicom.multival import MultiValue
+from pydicom.tag import Tag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 
-from ctrg_desktop.errors import NotDicomError, StudyReadError
+from ctrg_desktop.errors import NotDicomError, StudyReadError, TruncatedFileError
 from ctrg_desktop.io.progress import Reporter
+from ctrg_desktop.io.safety import MAX_VOLUME_ENV, MIB, max_volume_bytes
 from ctrg_desktop.io.volume import StudyMeta
 
 #: StudyMeta field -> DICOM keyword (these are PHI: never logged).
@@ -58,8 +72,14 @@ _IMAGE_KEYWORDS = (
 )
 #: Every tag a header read keeps.
 HEADER_TAGS = [tag_for_keyword(k) for k in (*_IMAGE_KEYWORDS, *PHI_KEYWORDS.values(), *EXTRA_KEYWORDS)]
+_HEADER_TAGS = [Tag(t) for t in HEADER_TAGS]
 
 _PIXEL_DATA_TAG = 0x7FE00010
+_PIXEL_TAGS = {0x7FE00010, 0x7FE00009, 0x7FE00008}  # (float/double) pixel data: the header ends
+_SNIFF_BYTES = 4096
+_MAX_ELEMENTS = 10000  # top-level elements before Pixel Data; real headers have a few hundred
+_DEFLATED_UID = DeflatedExplicitVRLittleEndian.encode("ascii")
+_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _LONG_VRS = {b"OB", b"OW", b"OD", b"OF", b"OL", b"OV", b"SQ", b"UC", b"UN", b"UR", b"UT"}
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 
@@ -75,6 +95,7 @@ class DicomHeader:
     has_pixel_data: bool = False      #: a Pixel Data element is present
     pixel_offset: int | None = None   #: byte offset of its value (None for deflated files)
     pixel_length: int | None = None   #: its declared length in bytes; None when encapsulated
+    member: object = field(default=None, repr=False)  #: the ``zipfile.ZipInfo`` of a zip member
 
     @cached_property
     def transfer_syntax(self) -> UID | None:
@@ -90,8 +111,11 @@ class DicomHeader:
 
     @cached_property
     def size(self) -> tuple[int, int]:
-        """(Rows, Columns); (0, 0) for files without an image."""
-        return int(self.ds.get("Rows") or 0), int(self.ds.get("Columns") or 0)
+        """(Rows, Columns); (0, 0) for files without an image (or with unreadable values)."""
+        try:
+            return int(self.ds.get("Rows") or 0), int(self.ds.get("Columns") or 0)
+        except (TypeError, ValueError):  # e.g. a damaged header giving several values
+            return 0, 0
 
     @cached_property
     def frames(self) -> int:
@@ -141,31 +165,121 @@ def read_header(path: str | os.PathLike, display: str | None = None) -> DicomHea
     path = str(path)
     display = display or path
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as fp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = _parse(fp, display)
-            header = DicomHeader(path, display, ds, size)
-            if header.transfer_syntax == DeflatedExplicitVRLittleEndian:
-                header.has_pixel_data = header.is_image  # offsets in a deflated stream are useless
-            elif fp.tell() < size:
-                _locate_pixels(fp, header)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise StudyReadError(f"{display} is not a regular file ({_kind_of(info.st_mode)})")
+        with open(path, "rb") as fp:
+            return read_header_from(fp, info.st_size, path, display)
     except OSError as exc:
         raise StudyReadError(f"{display} cannot be opened: {exc.strerror or exc}") from exc
+
+
+def read_header_from(fp: BinaryIO, size: int, path: str, display: str) -> DicomHeader:
+    """Read the header of the DICOM file open as ``fp`` (``size`` bytes; a file or zip member)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds, preamble = _parse(fp, size, display)
+        header = DicomHeader(path, display, ds, size)
+        if header.transfer_syntax == DeflatedExplicitVRLittleEndian:
+            header.has_pixel_data = header.is_image  # offsets in a deflated stream are useless
+        elif fp.tell() < size:
+            _locate_pixels(fp, header)
     if "SeriesInstanceUID" not in ds and not header.is_image:
+        media_class = str(ds.file_meta.get("MediaStorageSOPClassUID", "")) if hasattr(ds, "file_meta") else ""
+        if preamble and media_class != _DICOMDIR_CLASS:
+            raise TruncatedFileError(f"{display} is truncated or damaged: it starts as a DICOM file, but "
+                                     "its header ends before any series or image element")
         raise NotDicomError(f"{display} is not a DICOM image file (no series or image elements)")
     return header
 
 
-def _parse(fp, display: str) -> Dataset:
+def _sniff(head: bytes) -> str | None:
+    """"preamble" (Part 10 file), "bare" (may be a data set without preamble) or None (not DICOM)."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "preamble"
+    if len(head) < 8:
+        return None
+    groups = (int.from_bytes(head[:2], "little"), int.from_bytes(head[:2], "big"))
+    return "bare" if any(0x0002 <= g <= 0x0028 and g % 2 == 0 for g in groups) else None
+
+
+def _parse(fp: BinaryIO, size: int, display: str) -> tuple[Dataset, bool]:
+    """The header elements of ``fp`` and whether it has the preamble (module docstring)."""
+    head = fp.read(_SNIFF_BYTES)
+    fp.seek(0)
+    kind = _sniff(head)
+    if kind is None:
+        raise NotDicomError(f"{display} is not a DICOM file (it starts with neither a DICOM preamble "
+                            "nor a data element)")
+    preamble = kind == "preamble"
+    if preamble and head[132:134] == b"\x00\x00":  # group 0000 (a network command) in a file
+        raise TruncatedFileError(f"{display} is truncated or damaged: it starts as a DICOM file, but "
+                                 "no file meta information follows the preamble")
+    if preamble and _DEFLATED_UID in head:
+        _check_inflated_size(fp, display)
+    cut: list[tuple[int, int, int]] = []
+    own_stream: list[bool] = []
+    seen = [0, -1]  # top-level elements so far, the last tag
+
+    def stop(tag, vr, length) -> bool:
+        if tag in _PIXEL_TAGS:
+            return True
+        seen[0] += 1
+        if seen[0] > _MAX_ELEMENTS or tag == seen[1]:  # garbage repeating an element
+            cut.append((int(tag), -1, length))
+            return True
+        seen[1] = tag
+        position = fp.tell()
+        if not own_stream:  # a deflated data set is parsed from an inflated copy, not from fp
+            own_stream.append(position < size)
+        if own_stream[0] and length != 0xFFFFFFFF and position + length > size:
+            cut.append((int(tag), position, length))
+            return True
+        return False
+
     try:
-        try:
-            return dcmread(fp, stop_before_pixels=True, specific_tags=HEADER_TAGS)
-        except InvalidDicomError:  # no preamble / no file meta: try as a bare data set
-            fp.seek(0)
-            return dcmread(fp, stop_before_pixels=True, specific_tags=HEADER_TAGS, force=True)
+        ds = read_partial(fp, stop, force=not preamble, specific_tags=_HEADER_TAGS)
     except Exception as exc:  # pydicom raises many types on garbage input
+        if preamble:
+            raise TruncatedFileError(f"{display} is truncated or damaged: it starts as a DICOM file, but "
+                                     f"its header cannot be read ({type(exc).__name__})") from exc
         raise NotDicomError(f"{display} is not a DICOM file ({type(exc).__name__})") from exc
+    if cut:
+        tag, position, length = cut[0]
+        if not preamble:
+            raise NotDicomError(f"{display} is not a DICOM file (its elements make no sense)")
+        if position < 0:
+            raise TruncatedFileError(f"{display} is damaged: its header repeats element "
+                                     f"({tag >> 16:04X},{tag & 0xFFFF:04X}) or holds over {_MAX_ELEMENTS} elements")
+        raise TruncatedFileError(f"{display} is truncated: it ends inside its header (element "
+                                 f"({tag >> 16:04X},{tag & 0xFFFF:04X}) at byte {position} needs {length} "
+                                 f"bytes, the file has {size})")
+    return ds, preamble
+
+
+def _check_inflated_size(fp: BinaryIO, display: str) -> None:
+    """StudyReadError when a deflated data set inflates beyond the volume limit (streamed, bounded)."""
+    fp.seek(132)
+    element = fp.read(12)
+    if len(element) < 12 or element[:6] != b"\x02\x00\x00\x00UL":
+        fp.seek(0)
+        return  # no group length: pydicom decides
+    fp.seek(144 + int.from_bytes(element[8:12], "little"))
+    limit = max_volume_bytes() + 16 * MIB  # voxels plus a header
+    inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    try:
+        while not inflate.eof and (chunk := fp.read(MIB)):
+            while chunk and total <= limit:
+                total += len(inflate.decompress(chunk, limit + 1 - total))
+                chunk = inflate.unconsumed_tail
+            if total > limit:
+                raise StudyReadError(f"{display}: its deflated data set inflates to over "
+                                     f"{limit // MIB} MiB ({MAX_VOLUME_ENV} raises the limit)")
+    except zlib.error as exc:
+        raise TruncatedFileError(f"{display} is truncated or damaged: its deflated data set cannot "
+                                 f"be inflated ({exc})") from exc
+    fp.seek(0)
 
 
 def _locate_pixels(fp, header: DicomHeader) -> None:
@@ -192,39 +306,51 @@ def _locate_pixels(fp, header: DicomHeader) -> None:
     header.pixel_length = None if length == _UNDEFINED_LENGTH else length
 
 
-def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
-    """Every regular file under ``folder`` (recursive, sorted) as ``(path, display)`` pairs."""
+def list_files(folder: str | os.PathLike, skipped: list[str] | None = None) -> list[tuple[str, str]]:
+    """Every regular file under ``folder`` (recursive, sorted) as ``(path, display)`` pairs.
+
+    Named pipes, devices, sockets and broken or looping symbolic links are left out (reading
+    them would block, never end, or fail); each is described in ``skipped`` when given.
+    """
     found = []
     for root, dirs, files in os.walk(folder):
         dirs.sort()
-        found.extend(os.path.join(root, f) for f in sorted(files) if f.upper() != "DICOMDIR")
+        for name in sorted(files):
+            if name.upper() == "DICOMDIR":
+                continue
+            path = os.path.join(root, name)
+            problem = _not_regular(path)
+            if problem is None:
+                found.append(path)
+            elif skipped is not None:
+                skipped.append(f"{path} ({problem})")
     return [(p, p) for p in found]
 
 
-def extract_zip(archive: str | os.PathLike, dest: str | os.PathLike,
-                reporter: Reporter | None = None) -> list[tuple[str, str]]:
-    """Extract a zip's candidate members into ``dest``; ``(path, "archive.zip!member")`` pairs.
-
-    Folders, ``__MACOSX/`` resource forks, ``._*`` AppleDouble files and DICOMDIR are left out.
-    """
+def _not_regular(path: str) -> str | None:
+    """Why ``path`` is not a readable regular file (following links), or None when it is one."""
     try:
-        with zipfile.ZipFile(archive) as zf:
-            members = [info for info in zf.infolist() if _is_candidate_member(info)]
-            out = []
-            for n, info in enumerate(members):
-                if reporter is not None:
-                    reporter(n, len(members), "extracting the zip archive")
-                out.append((zf.extract(info, dest), f"{archive}!{info.filename}"))
-            return out
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
-        raise StudyReadError(f"{archive} is not a readable zip archive ({exc})") from exc
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if os.path.islink(path):
+            return "a symbolic link that loops" if exc.errno == errno.ELOOP else "a broken symbolic link"
+        return f"cannot be read: {exc.strerror or exc}"
+    return None if stat.S_ISREG(mode) else _kind_of(mode)
 
 
-def _is_candidate_member(info: zipfile.ZipInfo) -> bool:
-    name = info.filename
-    base = name.rsplit("/", 1)[-1]
-    return not (info.is_dir() or name.startswith("__MACOSX/") or "/__MACOSX/" in name
-                or base.startswith("._") or base.upper() == "DICOMDIR")
+def _kind_of(mode: int) -> str:
+    """A name for what a non-regular file is."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
 
 
 def scan(files: list[tuple[str, str]], reporter: Reporter | None = None) -> ScanResult:

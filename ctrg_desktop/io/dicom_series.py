@@ -31,6 +31,7 @@ Pipeline (:func:`assemble_volume`, shared by the single-frame and multi-frame re
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import Counter
@@ -46,6 +47,7 @@ from ctrg_desktop.errors import InconsistentSeriesError, StudyReadError
 from ctrg_desktop.io.dicom_pixels import load_frames, stored_dtype
 from ctrg_desktop.io.dicom_scan import DicomHeader
 from ctrg_desktop.io.progress import Reporter
+from ctrg_desktop.io.safety import check_spacing
 from ctrg_desktop.io.volume import SeriesInfo, StudyMeta, Volume
 
 MIN_SLICES = 3
@@ -55,6 +57,8 @@ _MISSING_STEP = 1.5     # a step above this x median means missing slices
 _UNEVEN_SPREAD = 0.01   # relative spread of steps tolerated without resampling
 _MAX_GAP_STEPS = 10     # a gap above this x median is not repaired
 _WORKERS = min(4, os.cpu_count() or 1)  # threads reading pixel data
+_MAX_SLOPE = 1e15       # |RescaleSlope| beyond this overflows float32 HU
+_MAX_INTERCEPT = 1e30
 _LETTER_AXIS = {"L": (0, 1), "R": (0, -1), "P": (1, 1), "A": (1, -1), "S": (2, 1), "I": (2, -1)}
 
 
@@ -97,18 +101,42 @@ def floats(item: Dataset, keyword: str, count: int, display: str) -> np.ndarray:
     return array
 
 
-def rescale_of(item: Dataset) -> tuple[float, float]:
-    """``(slope, intercept)`` of an item holding RescaleSlope/Intercept (1, 0 when absent)."""
+def rescale_of(item: Dataset, display: str) -> tuple[float, float]:
+    """``(slope, intercept)`` of an item holding RescaleSlope/Intercept (1, 0 when absent);
+    StudyReadError naming ``display`` when they are not finite or would overflow."""
     slope = (numbers(item, "RescaleSlope") or [1.0])[0]
-    return (slope if slope != 0 else 1.0), (numbers(item, "RescaleIntercept") or [0.0])[0]
+    intercept = (numbers(item, "RescaleIntercept") or [0.0])[0]
+    if not (math.isfinite(slope) and math.isfinite(intercept)) or abs(slope) > _MAX_SLOPE \
+            or abs(intercept) > _MAX_INTERCEPT:
+        raise StudyReadError(f"{display} has an invalid RescaleSlope/RescaleIntercept ({slope:g}, "
+                             f"{intercept:g}): HU = stored value x slope + intercept needs finite "
+                             "numbers of a sensible size")
+    return (slope if slope != 0 else 1.0), intercept
+
+
+def orientation_of(item: Dataset, display: str) -> np.ndarray:
+    """ImageOrientationPatient as ``(6,)``: two non-zero, non-parallel direction vectors."""
+    iop = floats(item, "ImageOrientationPatient", 6, display)
+    row, col = np.linalg.norm(iop[:3]), np.linalg.norm(iop[3:])
+    if min(row, col) < 1e-3 or np.linalg.norm(np.cross(iop[:3], iop[3:])) < 0.5 * row * col:
+        raise StudyReadError(f"{display} has an invalid ImageOrientationPatient "
+                             f"({', '.join(f'{v:g}' for v in iop)}): rows and columns need two "
+                             "perpendicular unit vectors")
+    return iop
+
+
+def pixel_spacing(item: Dataset, display: str) -> tuple[float, float]:
+    """PixelSpacing (between rows, between columns), finite and positive, else StudyReadError."""
+    spacing = tuple(float(v) for v in floats(item, "PixelSpacing", 2, display))
+    check_spacing(spacing, display, "PixelSpacing")
+    return spacing
 
 
 def single_frame(header: DicomHeader) -> Frame:
     """The frame of a classic single-slice image file."""
     ds, name = header.ds, header.display
-    return Frame(header, 0, floats(ds, "ImagePositionPatient", 3, name),
-                 floats(ds, "ImageOrientationPatient", 6, name),
-                 tuple(floats(ds, "PixelSpacing", 2, name)), *rescale_of(ds))
+    return Frame(header, 0, floats(ds, "ImagePositionPatient", 3, name), orientation_of(ds, name),
+                 pixel_spacing(ds, name), *rescale_of(ds, name))
 
 
 def assemble_volume(frames: list[Frame], series: SeriesInfo, meta: StudyMeta,
@@ -136,6 +164,7 @@ def assemble_volume(frames: list[Frame], series: SeriesInfo, meta: StudyMeta,
         hu = _resample_slices(hu, along, grid)
         along = grid
     sk = (along[-1] - along[0]) / (len(along) - 1)
+    check_spacing((sk, sj, si), name, "slice spacing")
     volume = Volume(hu, (sk, sj, si), origin=positions[0], direction=np.column_stack([normal, col, row]),
                     series=series, meta=meta)
     return canonical(volume)
@@ -180,8 +209,8 @@ def _uniform_grid(along: np.ndarray, name: str, warnings: list[str]) -> np.ndarr
     worst = int(np.argmax(steps))
     if steps[worst] > _MAX_GAP_STEPS * median:
         raise InconsistentSeriesError(
-            f"{name} has a gap of {steps[worst]:.1f} mm between slices at {along[worst]:.1f} and "
-            f"{along[worst + 1]:.1f} mm (about {round(steps[worst] / median) - 1} slices missing at "
+            f"{name} has a gap of {steps[worst]:.7g} mm between slices at {along[worst]:.7g} and "
+            f"{along[worst + 1]:.7g} mm (about {_count(steps[worst] / median - 1)} slices missing at "
             f"{median:.2f} mm spacing), too large to repair")
     missing = steps[worst] > _MISSING_STEP * median
     if not missing and (steps.max() - steps.min()) / median <= _UNEVEN_SPREAD:
@@ -193,6 +222,11 @@ def _uniform_grid(along: np.ndarray, name: str, warnings: list[str]) -> np.ndarr
     warnings.append(f"{problem}: resampled linearly to {count} slices at a uniform "
                     f"{extent / (count - 1):.3f} mm")
     return np.linspace(along[0], along[-1], count)
+
+
+def _count(x: float) -> str:
+    """A rounded count for messages (absurd counts from absurd positions stay short)."""
+    return f"{x:.0f}" if abs(x) < 1e9 else f"{x:.3g}"
 
 
 def _load(frames: list[Frame], reporter: Reporter | None) -> np.ndarray:

@@ -1,10 +1,17 @@
 """Entry points: list the series in a path and read one as a canonical-LPS CT :class:`Volume`.
 
-``path`` may be a DICOM folder (searched recursively), a ``.zip`` of DICOM files (extracted
-to a temporary folder that is removed afterwards), a single DICOM file (a multi-frame image;
-a single slice is refused), or a ``.nii``/``.nii.gz``/``.nrrd``/``.nhdr``/``.mha``/``.mhd``
-image read with SimpleITK. Errors are :class:`StudyReadError` subclasses with one-line
-messages naming the file and the problem. Nothing identifying is logged.
+``path`` may be a DICOM folder (searched recursively; only regular files are read, other
+entries are skipped with a warning), a ``.zip`` of DICOM files (headers read from the archive;
+the chosen series extracted to a private temporary folder removed afterwards, see
+:mod:`ctrg_desktop.io.zip_source`), a single DICOM file (a multi-frame image; a single slice is
+refused), or a ``.nii``/``.nii.gz``/``.nrrd``/``.nhdr``/``.mha``/``.mhd`` image read with
+SimpleITK after its header has been checked (:mod:`ctrg_desktop.io.image_headers`). A path
+that is neither a regular file nor a folder (a named pipe, ``/dev/zero``) is refused. Errors
+are :class:`StudyReadError` subclasses with one-line messages naming the file and the problem.
+Nothing identifying is logged.
+
+Sizes declared in headers are checked against ``CTRG_MAX_VOLUME_MB`` before anything is
+decoded, and no volume leaves with NaN or infinite voxels (:mod:`ctrg_desktop.io.safety`).
 
 Choosing a series when none is named: a path with one series reads it; with several, the one
 CT series of at least 3 slices (other series such as dose reports or localizers are ignored
@@ -14,12 +21,13 @@ with a warning); otherwise :class:`MultipleSeriesError` lists them all.
 from __future__ import annotations
 
 import logging
+import math
+import stat
 import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Iterator
 
 import SimpleITK as sitk
@@ -27,13 +35,17 @@ import SimpleITK as sitk
 from ctrg_desktop.errors import (MultipleSeriesError, NotDicomError, StudyReadError,
                                  TruncatedFileError, UnsupportedModalityError)
 from ctrg_desktop.io.dicom_multiframe import is_multiframe, multiframe_frames
-from ctrg_desktop.io.dicom_scan import (DicomHeader, ScanResult, extract_zip, group_series,
-                                        list_files, read_header, scan, study_meta, text)
+from ctrg_desktop.io.dicom_pixels import check_pixel_length
+from ctrg_desktop.io.dicom_scan import (DicomHeader, ScanResult, group_series, list_files, read_header,
+                                        scan, study_meta, text)
 from ctrg_desktop.io.dicom_series import MIN_SLICES, Frame, assemble_volume, single_frame
+from ctrg_desktop.io.image_headers import check_data_complete, inspect_image
 from ctrg_desktop.io.progress import CancelCallback, ProgressCallback, Reporter
+from ctrg_desktop.io.safety import check_spacing, check_volume_bytes, repair_non_finite
 from ctrg_desktop.io.sitk_bridge import image_to_volume
 from ctrg_desktop.io.streamed_read import can_stream, read_streamed
 from ctrg_desktop.io.volume import SeriesInfo, StudyMeta, Volume
+from ctrg_desktop.io.zip_source import extract_members, scan_zip, workspace
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +95,8 @@ def list_series(path: str | Path) -> list[SeriesSummary]:
     image_format = _image_format(path)
     if image_format:
         return [_image_summary(path, image_format)]
-    with _dicom_files(path, Reporter()) as (kind, files):
-        scanned = _scan(path, kind, files, Reporter())
-        return _summaries(path, kind, group_series(scanned.headers))
+    kind, scanned, _ = _scan_source(path, Reporter())
+    return _summaries(path, kind, group_series(scanned.headers))
 
 
 def read_study(path: str | Path, series_uid: str | None = None, progress: ProgressCallback | None = None,
@@ -102,12 +113,11 @@ def read_study(path: str | Path, series_uid: str | None = None, progress: Progre
     if image_format:
         volume = _read_image(path, image_format, reporter)
     else:
-        with _dicom_files(path, reporter.stage(0.0, 0.1)) as (kind, files):
-            scanned = _scan(path, kind, files, reporter.stage(0.1, 0.35))
-            groups = group_series(scanned.headers)
-            notes = [scanned.skipped_note()] if scanned.skipped else []
-            uid = _choose(path, kind, groups, series_uid, allow_non_ct, notes)
-            volume = _read_dicom(path, kind, groups[uid], allow_non_ct, notes, reporter.stage(0.35, 1.0))
+        kind, scanned, notes = _scan_source(path, reporter.stage(0.0, 0.35))
+        groups = group_series(scanned.headers)
+        uid = _choose(path, kind, groups, series_uid, allow_non_ct, notes)
+        volume = _read_dicom(path, kind, groups[uid], allow_non_ct, notes, reporter.stage(0.35, 1.0))
+    volume = repair_non_finite(volume, str(path))
     reporter(1, 1, "done")
     log.info("read a %s volume of shape %s in %.2f s", volume.series.source_format, volume.shape,
              time.perf_counter() - started)
@@ -115,9 +125,19 @@ def read_study(path: str | Path, series_uid: str | None = None, progress: Progre
 
 
 def _existing(path: str | Path) -> Path:
+    """``path`` when it is a folder or a regular file (links followed), else StudyReadError."""
     path = Path(path)
-    if not path.exists():
-        raise StudyReadError(f"{path} does not exist")
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        if path.is_symlink():
+            raise StudyReadError(f"{path} is a broken or looping symbolic link") from None
+        raise StudyReadError(f"{path} does not exist") from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        what = ("a named pipe" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+                else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "not a regular file")
+        raise StudyReadError(f"{path} is {what}, not a study: open {SUPPORTED}")
     return path
 
 
@@ -127,34 +147,42 @@ def _image_format(path: Path) -> str | None:
         if path.is_file() else None
 
 
-@contextmanager
-def _dicom_files(path: Path, reporter: Reporter) -> Iterator[tuple[str, list[tuple[str, str]]]]:
-    """``(kind, [(file, display)])``; kind is "dicom-series", "dicom-zip" or "dicom-file"."""
+def _scan_source(path: Path, reporter: Reporter) -> tuple[str, ScanResult, list[str]]:
+    """``(kind, headers, notes)``; kind is "dicom-series", "dicom-zip" or "dicom-file"."""
+    notes: list[str] = []
+    skipped: list[str] = []
     if path.is_dir():
-        yield "dicom-series", list_files(path)
+        kind = "dicom-series"
+        files = list_files(path, skipped)
+        if skipped:
+            shown = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+            notes.append(f"{len(skipped)} path(s) skipped, not regular files: {shown}")
+        scanned = scan(files, reporter)
     elif path.suffix.lower() == ".zip":
-        with TemporaryDirectory(prefix="ctrg-zip-") as tmp:
-            yield "dicom-zip", extract_zip(path, tmp, reporter)
+        kind = "dicom-zip"
+        scanned = scan_zip(path, reporter)
     else:
-        yield "dicom-file", [(str(path), str(path))]
-
-
-def _scan(path: Path, kind: str, files: list[tuple[str, str]], reporter: Reporter) -> ScanResult:
-    if kind == "dicom-file":
-        try:
-            return ScanResult([read_header(path)])
-        except NotDicomError:
-            if path.suffix.lower() in _DICOM_SUFFIXES:
-                raise
-            raise NotDicomError(f"{path} is not a DICOM file, and '{path.suffix}' is not a supported "
-                                f"format (open {SUPPORTED})") from None
-    scanned = scan(files, reporter)
+        kind = "dicom-file"
+        scanned = _scan_file(path)
     if not scanned.headers:
         where = "archive" if kind == "dicom-zip" else "folder"
-        if not files:
+        others = len(scanned.skipped) + len(skipped)
+        if not others:
             raise StudyReadError(f"{path} is an empty {where}")
-        raise NotDicomError(f"{path}: no DICOM files in this {where} (only {len(files)} other file(s))")
-    return scanned
+        raise NotDicomError(f"{path}: no DICOM files in this {where} (only {others} other file(s))")
+    if scanned.skipped:
+        notes.insert(0, scanned.skipped_note())
+    return kind, scanned, notes
+
+
+def _scan_file(path: Path) -> ScanResult:
+    try:
+        return ScanResult([read_header(path)])
+    except NotDicomError:
+        if path.suffix.lower() in _DICOM_SUFFIXES:
+            raise
+        raise NotDicomError(f"{path} is not a DICOM file, and '{path.suffix}' is not a supported "
+                            f"format (open {SUPPORTED})") from None
 
 
 def _summaries(path: Path, kind: str, groups: dict[str, list[DicomHeader]]) -> list[SeriesSummary]:
@@ -249,6 +277,7 @@ def _read_dicom(path: Path, kind: str, headers: list[DicomHeader], allow_non_ct:
     if localizers and len(localizers) < len(images):
         notes.append(f"{len(localizers)} localizer image(s) left out of the volume")
         images = [h for h in images if not h.is_localizer]
+    _check_declared_pixels(path, images)
     frames: list[Frame] = []
     for h in images:
         frames.extend(multiframe_frames(h, notes) if is_multiframe(h) else [single_frame(h)])
@@ -259,44 +288,112 @@ def _read_dicom(path: Path, kind: str, headers: list[DicomHeader], allow_non_ct:
     series = SeriesInfo(modality=modality or "CT", description=description, series_instance_uid=first.series_uid,
                         source_format=_source_format(kind, images), source_path=str(path),
                         slice_count=len(frames), transfer_syntax=", ".join(syntaxes), warnings=notes)
-    return assemble_volume(frames, series, study_meta(images[0].ds), reporter)
+    if kind != "dicom-zip":
+        return assemble_volume(frames, series, study_meta(images[0].ds), reporter)
+    with workspace() as folder:
+        extract_members(path, images, folder, reporter.stage(0.0, 0.3))
+        return assemble_volume(frames, series, study_meta(images[0].ds), reporter.stage(0.3, 1.0))
+
+
+def _check_declared_pixels(path: Path, images: list[DicomHeader]) -> None:
+    """Refuse, before any pixel is read, a series over the size limit or a file cut short."""
+    total = sum(h.frames * h.size[0] * h.size[1] * max(math.ceil(_bits(h) / 8), 1) for h in images)
+    rows, cols = max(h.size for h in images)
+    check_volume_bytes(total, images[0].display if len(images) == 1 else f"{path} (series '"
+                       f"{text(images[0].ds, 'SeriesDescription')}', {len(images)} files)",
+                       f"{sum(h.frames for h in images)} image(s) of up to {rows} x {cols} pixels")
+    for h in images:
+        check_pixel_length(h)
+
+
+def _bits(header: DicomHeader) -> int:
+    try:
+        return int(header.ds.get("BitsAllocated") or 16)
+    except (TypeError, ValueError):
+        return 16
 
 
 def _read_image(path: Path, image_format: str, reporter: Reporter) -> Volume:
     reporter(0, 1, f"reading {image_format}")
+    layout = inspect_image(path, image_format)  # before ITK: an invalid spacing is named here
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-        _check_image(path, reader.GetDimension(), reader.GetNumberOfComponents(), reader.GetSize())
+    with _itk_warnings_off():
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError:
+            raise _unreadable(path, image_format) from None
+        _check_image(path, reader, image_format)
+        if layout is not None:
+            check_data_complete(path, layout)
         series = SeriesInfo(modality="CT", source_format=image_format, source_path=str(path),
-                            slice_count=reader.GetSize()[2])
-        if can_stream(path, reader):
-            return read_streamed(reader, series, reporter)
-        image = reader.Execute()
-    except RuntimeError:
-        raise StudyReadError(f"{path} cannot be read as {image_format} (damaged, incomplete or "
-                             "not in that format)") from None
+                            slice_count=reader.GetSize()[2],
+                            warnings=list(layout.warnings) if layout is not None else [])
+        try:
+            if can_stream(path, reader):
+                return read_streamed(reader, series, reporter)
+            image = reader.Execute()
+        except RuntimeError:
+            raise _unreadable(path, image_format) from None
+    check_spacing(image.GetSpacing(), str(path))
     return image_to_volume(image, series, StudyMeta())
 
 
-def _check_image(path: Path, dimension: int, components: int, size: tuple[int, ...]) -> None:
+def _unreadable(path: Path, image_format: str) -> StudyReadError:
+    return StudyReadError(f"{path} cannot be read as {image_format} (damaged, incomplete or "
+                          "not in that format)")
+
+
+@contextmanager
+def _itk_warnings_off() -> Iterator[None]:
+    """ITK prints warnings (e.g. about NIfTI sform scales) to stderr; the CLI promises one line."""
+    previous = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(previous)
+
+
+#: bytes per component of SimpleITK's scalar pixel types (others: assumed 8)
+_PIXEL_BYTES = {sitk.sitkUInt8: 1, sitk.sitkInt8: 1, sitk.sitkUInt16: 2, sitk.sitkInt16: 2,
+                sitk.sitkUInt32: 4, sitk.sitkInt32: 4, sitk.sitkFloat32: 4, sitk.sitkUInt64: 8,
+                sitk.sitkInt64: 8, sitk.sitkFloat64: 8}
+
+
+def _check_image(path: Path, reader: sitk.ImageFileReader, image_format: str) -> None:
+    """Dimension, components, slices, spacing and declared size, from the header only."""
+    dimension, components, size = reader.GetDimension(), reader.GetNumberOfComponents(), reader.GetSize()
     if dimension != 3 or components != 1:
         raise StudyReadError(f"{path} is a {dimension}D image with {components} component(s) per "
                              "voxel; a CT volume is one 3D grey-scale image")
+    if min(size) < 1:
+        raise StudyReadError(f"{path} declares {' x '.join(map(str, size))} voxels: no image")
+    per_voxel = _PIXEL_BYTES.get(reader.GetPixelID(), 8)
+    check_volume_bytes(math.prod(size) * per_voxel, str(path),
+                       f"{' x '.join(map(str, size))} voxels of {per_voxel} byte(s)")
     if size[2] < MIN_SLICES:
         raise StudyReadError(f"{path} has {size[2]} slice(s); a volume needs at least {MIN_SLICES}")
+    spacing = reader.GetSpacing()
+    if image_format == "metaimage":  # ITK reads a negative spacing as positive, the axis reversed
+        spacing = [abs(s) for s in spacing]
+    check_spacing(spacing, str(path))
+    direction = reader.GetDirection()
+    if not all(math.isfinite(v) for v in (*direction, *reader.GetOrigin())):
+        raise StudyReadError(f"{path} has an invalid orientation or origin in its header "
+                             "(values that are not finite numbers)")
 
 
 def _image_summary(path: Path, image_format: str) -> SeriesSummary:
+    inspect_image(path, image_format)  # header errors in our words, before ITK prints its own
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError:
-        raise StudyReadError(f"{path} cannot be read as {image_format} (damaged, incomplete or "
-                             "not in that format)") from None
-    size = reader.GetSize()
-    return SeriesSummary(series_instance_uid="", description="", modality="",
-                         slice_count=size[2] if len(size) > 2 else 1, rows=size[1] if len(size) > 1 else 1,
-                         columns=size[0], source_format=image_format, path=str(path), files=(str(path),))
+    with _itk_warnings_off():
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError:
+            raise _unreadable(path, image_format) from None
+    size = (*reader.GetSize(), 1, 1, 1)  # a header may declare fewer than 3 dimensions
+    return SeriesSummary(series_instance_uid="", description="", modality="", slice_count=size[2],
+                         rows=size[1], columns=size[0], source_format=image_format, path=str(path),
+                         files=(str(path),))

@@ -83,8 +83,8 @@ class Volume:
         if self.array.dtype not in (np.int16, np.float32):
             raise ValueError(f"volume arrays are int16 or float32 HU, got {self.array.dtype}")
         self.spacing = tuple(float(s) for s in self.spacing)
-        if len(self.spacing) != 3 or min(self.spacing) <= 0:
-            raise ValueError(f"spacing must be three positive mm values, got {self.spacing}")
+        if len(self.spacing) != 3 or not all(np.isfinite(self.spacing)) or min(self.spacing) <= 0:
+            raise ValueError(f"spacing must be three finite positive mm values, got {self.spacing}")
         self.origin = tuple(float(o) for o in self.origin)
         direction = np.array(self.direction, dtype=np.float64).reshape(3, 3)
         direction[np.abs(direction) < 1e-12] = 0.0  # float dust (denormals) upsets ITK's SVD

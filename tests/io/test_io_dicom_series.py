@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 import zipfile
 
 import numpy as np
@@ -11,6 +12,7 @@ import pydicom
 import pytest
 
 from ctrg_desktop.errors import LoadCancelled, MultipleSeriesError, StudyReadError
+from ctrg_desktop.io import zip_source
 from ctrg_desktop.io.dicom_write import write_dicom_multiframe, write_dicom_series
 from ctrg_desktop.io.readers import list_series, read_study
 from ctrg_desktop.io.volume import CANONICAL_DIRECTION
@@ -181,10 +183,11 @@ def test_zip_is_read_and_its_temporary_folder_removed(tmp_path, volume, check_sa
         zf.writestr("__MACOSX/export/._IM00001.dcm", b"\x00\x05\x16\x07 resource fork")
         zf.writestr("export/README.txt", "exported by a PACS")
         zf.writestr("DICOMDIR", b"\x00" * 200)
-    temp_root = os.environ.get("TMPDIR", "/tmp")
+    temp_root, workspace = tempfile.gettempdir(), zip_source.workspace_root()
     before = {p for p in os.listdir(temp_root) if p.startswith("ctrg-zip-")}
     read = read_study(archive)
     assert {p for p in os.listdir(temp_root) if p.startswith("ctrg-zip-")} == before
+    assert not list(workspace.glob(f"zip-{os.getpid()}-*"))
     check_same_world(volume, read)
     assert read.series.source_format == "dicom-zip" and read.series.source_path == str(archive)
     assert any("1 non-DICOM file(s) skipped (README.txt)" in w for w in read.series.warnings)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from ctrg_desktop.errors import TruncatedFileError
 from ctrg_desktop.io import streamed_read
 from ctrg_desktop.io.readers import read_study
 from ctrg_desktop.io.sitk_bridge import image_to_volume
@@ -53,5 +54,6 @@ def test_truncated_nii_is_a_clear_error(tmp_path):
     sitk.WriteImage(_image((False,) * 3), str(path))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(Exception, match="cannot be read as nifti"):
+    with pytest.raises(TruncatedFileError, match=r"cut.nii is truncated: its header declares 13860 bytes "
+                                                 r"of voxel data, the file holds 6754"):
         read_study(path)
