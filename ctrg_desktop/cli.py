@@ -1,17 +1,23 @@
 """The ``ctrg`` command line: thin subcommands over the core.
 
-Every user-input problem exits with code 2 and one line on stderr (``ctrg: error: ...``);
-``--debug`` shows the traceback instead.
+Every problem exits with code 2 and one line on stderr (``ctrg: error: ...``; an unexpected one
+names its type and points at ``--verbose``); ``--verbose`` shows the traceback instead, and the
+libraries' warnings (pydicom, ITK, NumPy, transformers), which are hidden otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import errno
 import json
+import logging
+import os
 import sys
 import time
+import traceback
+import warnings
 from pathlib import Path
 
 from ctrg_desktop import __version__
@@ -81,6 +87,10 @@ def _cmd_generate(args) -> int:
     draft = draft_report(volume, model, device=args.device, num_beams=args.num_beams, max_length=args.max_length)
     draft.add_timing("read", read_done - started)
     draft.add_timing("load", loaded - read_done)
+    if not args.keep_source_path:  # the full path of a study often holds the patient's name or ID
+        from ctrg_desktop.export.content import source_name
+
+        draft.study["source"] = source_name(draft.study.get("source"))
     path = draft.save(args.out)
     for warning in draft.warnings:
         print(f"ctrg: warning: {warning}", file=sys.stderr)
@@ -129,7 +139,8 @@ def _cmd_register(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctrg", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ctrg-desktop {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--verbose", "--debug", dest="verbose", action="store_true",
+                        help="show tracebacks and the libraries' warnings")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="describe a CT study (any supported format) as JSON")
@@ -164,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-beams", type=int, default=3)
     p.add_argument("--max-length", type=int, default=None, help="tokens (default: the decoder's max_length)")
     p.add_argument("--quiet", action="store_true", help="do not print the sentences")
+    p.add_argument("--keep-source-path", action="store_true",
+                   help="write the study's full path into the draft (default: its file name only, since "
+                        "paths often hold the patient's name or ID)")
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("models", help="list the models of the model zoo (bundled and the user's)")
@@ -185,27 +199,65 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return f"no space left on the disk ({exc.filename or 'output'})"
+        return f"no space left on device while writing {exc.filename or 'the output'}"
     if isinstance(exc, FileNotFoundError):
         return f"no such file or folder: {exc.filename}"
     if isinstance(exc, PermissionError):
         return f"permission denied: {exc.filename}"
-    return " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, RecursionError):
+        return "an input is nested too deeply to read (RecursionError)"
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (CtrgError, OSError, ValueError)):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text or 'no message'} (run with --verbose for the traceback)"
+
+
+@contextlib.contextmanager
+def quiet_libraries(verbose: bool):
+    """Unless ``verbose``: no Python warnings, no library log lines below ERROR, no ITK/VNL
+    warning output, transformers' advisories off; all restored afterwards."""
+    if verbose:
+        yield
+        return
+    quiet_env = {"TRANSFORMERS_VERBOSITY": "error", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+    set_env = [k for k in quiet_env if k not in os.environ]
+    os.environ.update({k: quiet_env[k] for k in set_env})
+    sitk, sitk_display = None, None
+    try:
+        import SimpleITK as sitk
+
+        sitk_display = sitk.ProcessObject_GetGlobalWarningDisplay()
+        sitk.ProcessObject_SetGlobalWarningDisplay(False)
+    except (ImportError, AttributeError):
+        sitk = None
+    logging_before = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging_before)
+        if sitk is not None:
+            sitk.ProcessObject_SetGlobalWarningDisplay(sitk_display)
+        for key in set_env:
+            os.environ.pop(key, None)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (CtrgError, OSError, ValueError) as exc:
-        if args.debug:
-            raise
-        print(f"ctrg: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("ctrg: interrupted", file=sys.stderr)
-        return 130
+    with quiet_libraries(args.verbose):
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:
+            print("ctrg: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 -- every failure is one line (the traceback with --verbose)
+            if args.verbose:
+                traceback.print_exc()
+            print(f"ctrg: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_USAGE
 
 
 if __name__ == "__main__":

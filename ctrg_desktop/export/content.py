@@ -112,6 +112,14 @@ def _edited(document, structures: list[StructureText], draft) -> bool:
     return True
 
 
+def source_name(source) -> str:
+    """The last part (file or folder name) of a study's source path: the folders above it often
+    hold the patient's name or ID, so exports without identifiers keep only this."""
+    if not source:
+        return ""
+    return str(source).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
 def study_info(volume: Volume) -> dict:
     """The ``study`` dict of a Volume (module docstring), its DICOM UIDs included when known."""
     info = {"shape": list(volume.shape), "spacing": [float(s) for s in volume.spacing],
@@ -131,7 +139,8 @@ def _study(study: dict, volume: Volume | None) -> dict:
         if out.get("shape") and list(out["shape"]) != list(volume.shape):
             raise ExportError(f"the study has shape {list(volume.shape)} but the report was drafted on "
                               f"{list(out['shape'])}: they are not the same study")
-        out = {**study_info(volume), **{k: v for k, v in out.items() if v not in (None, "")}}
+        # the open study's own path wins: a draft may name only the file (ctrg generate's default)
+        out = {**study_info(volume), **{k: v for k, v in out.items() if v not in (None, "") and k != "source"}}
     return out
 
 

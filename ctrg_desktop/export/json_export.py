@@ -7,7 +7,7 @@ import os
 
 from ctrg_desktop import __version__
 from ctrg_desktop.export.atomic import write_text_atomic
-from ctrg_desktop.export.content import UID_KEYS, ReportContent
+from ctrg_desktop.export.content import UID_KEYS, ReportContent, source_name
 from ctrg_desktop.export.result import ExportResult
 
 FORMAT = "ctrg-report"
@@ -15,9 +15,11 @@ FORMAT_VERSION = 1
 
 
 def report_json(content: ReportContent, identifiers: bool = False) -> dict:
-    """JSON-ready dict. The study's DICOM UIDs are left out unless ``identifiers`` (they can
-    identify a patient's study); the source path, grid and format are kept."""
+    """JSON-ready dict. Unless ``identifiers``, the study's DICOM UIDs are left out and its source
+    path is cut to the file name (both can identify a patient); the grid and format are kept."""
     study = {k: v for k, v in content.study.items() if identifiers or k not in UID_KEYS}
+    if not identifiers and study.get("source"):
+        study["source"] = source_name(study["source"])
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "ctrg_version": __version__,
             "disclaimer": content.disclaimer, "created": content.created, "drafted": content.drafted,
             "edited": content.edited, "model": dict(content.model), "study": study,

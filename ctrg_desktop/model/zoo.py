@@ -19,15 +19,23 @@ import functools
 import hashlib
 import json
 import os
+import re
+import shutil
 import struct
+import sys
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ctrg_desktop.errors import CtrgError
-from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights_file, read_weights_header
 
 CARD_NAME = "card.md"
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
+#: A zoo name: what ``ctrg_desktop.segmentation.zoo`` accepts for segmenters (no path parts, no
+#: leading dot: the zoo's hidden entries are its own).
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+LOCK_NAME = ".lock"
 
 
 class ModelZooError(CtrgError):
@@ -51,7 +59,8 @@ def _zoo_folders() -> list[tuple[str, str, Path]]:
     for source, zoo in zoo_dirs():
         if not zoo.is_dir():
             continue
-        for folder in sorted(p for p in zoo.iterdir() if p.is_dir() and (p / CONFIG_NAME).is_file()):
+        for folder in sorted(p for p in zoo.iterdir()
+                             if not p.name.startswith(".") and p.is_dir() and (p / CONFIG_NAME).is_file()):
             if folder.name not in seen:
                 seen.add(folder.name)
                 out.append((folder.name, source, folder))
@@ -296,24 +305,135 @@ def load_model(name_or_folder, device="cpu", tokenizer=None):
     SHA-256 in the config) must be installed, :class:`~ctrg_desktop.model.llm_decoder.BaseModelError`
     (a ``CtrgError``) when it is missing or different.
     """
+    folder = resolve_model_folder(name_or_folder, need_weights=True)
+    for attempt in range(3):
+        version = folder.resolve()  # a registered entry is a link to a complete version folder
+        try:
+            return _load_folder(name_or_folder, folder, version, device, tokenizer)
+        except (OSError, ValueError, CtrgError):
+            if attempt == 2 or folder.resolve() == version:
+                raise
+            # re-registered while being read (its old version is gone): read the new one
+
+
+def check_weights_fit(config, weights: Path, tokenizer=None) -> None:
+    """Compare the weights file's header (names and shapes, no data) with a model built from
+    ``config`` on the meta device, before the real model is built: a config with sizes the weights
+    do not have fails here in a moment instead of allocating them. An LLM decoder is not built
+    here (its base model is needed); its config ranges are checked when it is read."""
+    import torch
+
+    from ctrg_desktop.model.report_model import StructureReportModel
+
+    header = read_weights_header(weights)
+    if config.decoder.kind != "bert":
+        return
+    with torch.device("meta"):
+        model = StructureReportModel(_without_text_init(config), tokenizer=tokenizer)
+    state_names = set(model.state_dict(keep_vars=True))
+    unique = dict(model.named_parameters())
+    unique.update(model.named_buffers())
+    problems = [f"{k}: weights {header[k]} vs config {tuple(v.shape)}" for k, v in unique.items()
+                if k in header and tuple(header[k]) != tuple(v.shape)]
+    missing = [k for k in unique if k in state_names and k not in header]
+    if missing:
+        problems.append(f"{len(missing)} tensor(s) of the config missing from the weights, e.g. {missing[0]}")
+    if problems:
+        raise ModelZooError(f"{weights} does not fit its {CONFIG_NAME}: " + "; ".join(problems[:3]))
+
+
+def _load_folder(name_or_folder, folder: Path, version: Path, device, tokenizer):
     from ctrg_desktop.model.config import ModelConfig
     from ctrg_desktop.model.report_model import StructureReportModel
 
-    folder = resolve_model_folder(name_or_folder, need_weights=True)
-    weights = folder / WEIGHTS_NAME
+    weights = version / WEIGHTS_NAME
     _check_safetensors(weights)
     dev = resolve_device(device)
-    config = ModelConfig.load(folder / CONFIG_NAME)
+    config = ModelConfig.load(version / CONFIG_NAME)
     if tokenizer is None and config.decoder.kind == "bert":  # an LLM decoder brings its base's tokenizer
         tokenizer = shared_tokenizer(config.decoder.tokenizer)
+    check_weights_fit(config, weights, tokenizer)
     model = StructureReportModel(_without_text_init(config), tokenizer=tokenizer)
     model.config, model.decoder.config = config, config.decoder  # the saved config, checked by load_weights
-    model.load_weights(folder, map_location="cpu")
+    model.load_weights(version, map_location="cpu")
     model = model.to(dev).eval()
     name = str(name_or_folder) if not Path(str(name_or_folder)).expanduser().exists() else folder.name
     model.zoo_info = ModelInfo(name=name, folder=str(folder), version=_file_sha256(weights)[:12],
                                config_hash=config_hash(config))
     return model
+
+
+def check_model_name(name) -> str:
+    """``name`` when it can name a zoo entry (1-64 letters, digits, '.', '_', '-'; not starting
+    with '.' or '-'; no path parts), else :class:`ModelZooError`."""
+    name = str(name)
+    if not _NAME_RE.match(name):
+        raise ModelZooError(f"a model name is 1-64 letters, digits, '.', '_' or '-' starting with a letter or "
+                            f"digit, got {name!r}")
+    return name
+
+
+def _hidden(name: str, kind: str) -> str:
+    return f".{name}.{kind}-{uuid.uuid4().hex}"
+
+
+def _remove(path: Path) -> None:
+    """Delete a hidden entry of the zoo (a version folder, a link, a staging folder)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _swap_into_place(zoo: Path, name: str, version: Path) -> None:
+    """Make ``zoo/name`` name the complete folder ``version`` in one rename: ``zoo/name`` is a
+    symbolic link to it, replaced atomically, so a reader finds the old model or the new one,
+    never none. Where links cannot be made (e.g. Windows without the right), the old folder is
+    renamed aside and the new one renamed into place (readers may miss the name for that moment)."""
+    target = zoo / name
+    link = zoo / _hidden(name, "link")
+    try:
+        os.symlink(version.name, link, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        link = None
+    if link is not None and (target.is_symlink() or not target.exists()):
+        os.replace(link, target)
+        return
+    if link is not None and _exchange(link, target):  # a plain folder (older registrations) -> the link
+        return
+    trash = zoo / _hidden(name, "trash")
+    os.replace(target, trash)
+    try:
+        os.replace(link if link is not None else version, target)
+    except BaseException:
+        os.replace(trash, target)  # put the old model back
+        raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directory entries in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the system or file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
+
+
+def _clean_entry(zoo: Path, name: str) -> None:
+    """Remove the hidden leftovers of ``name`` (old versions, links, staging) except its current version."""
+    target = zoo / name
+    current = target.resolve().name if target.is_symlink() else None
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(v|link|trash|tmp)-[0-9a-f]+$")
+    for path in zoo.iterdir():
+        if pattern.match(path.name) and path.name != current:
+            _remove(path)
 
 
 def register_model(source, name: str, card: str | None = None, zoo: Path | None = None,
@@ -322,28 +442,45 @@ def register_model(source, name: str, card: str | None = None, zoo: Path | None 
 
     ``source`` holds ``config.json`` + ``model.safetensors`` (e.g. ``ctrg train``'s ``OUT/model``);
     ``card`` replaces its card text. Float16 halves the size (the demo model: 74 -> 37 MB);
-    loading casts back to the model's float32. Written beside the target, then renamed into place.
+    loading casts back to the model's float32. The model is written into a hidden version folder
+    beside the entry, then ``zoo/name`` is switched to it in one rename (a reader always finds a
+    complete model) and the old version is deleted; writers take the zoo's lock in turn. Nothing
+    but ``name``'s own entry is ever replaced or deleted; a folder of that name that is not a
+    model is refused.
     """
-    import shutil
+    from safetensors.torch import save_file
 
-    import torch
-    from safetensors.torch import load_file, save_file
+    from ctrg_desktop.corrections.lock import FileLock
 
+    name = check_model_name(name)
     source = resolve_model_folder(source, need_weights=True)
     _check_safetensors(source / WEIGHTS_NAME)
     zoo = Path(zoo) if zoo is not None else zoo_dirs()[1][1]
-    target, staging = zoo / name, zoo / f".{name}.tmp-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    state = load_file(str(source / WEIGHTS_NAME))
+    target = zoo / name
+    state = load_weights_file(source / WEIGHTS_NAME)
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    save_file(state, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})
-    shutil.copy2(source / CONFIG_NAME, staging / CONFIG_NAME)
     card_text = card if card is not None else (source / CARD_NAME).read_text() if (source / CARD_NAME).is_file() else ""
-    (staging / CARD_NAME).write_text(card_text)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(staging, target)
+    zoo.mkdir(parents=True, exist_ok=True)
+    with FileLock(zoo / LOCK_NAME, timeout=600):
+        if target.is_symlink() and not target.exists():
+            pass  # a dangling link of an interrupted registration: replaced below
+        elif target.exists() and not (target.is_dir() and (target / CONFIG_NAME).is_file()):
+            raise ModelZooError(f"{target} exists and is not a model folder: not replaced; choose another name")
+        version = zoo / _hidden(name, "v")
+        try:
+            version.mkdir()
+            save_file(state, str(version / WEIGHTS_NAME), metadata={"format": "pt"})
+            shutil.copy2(source / CONFIG_NAME, version / CONFIG_NAME)
+            (version / CARD_NAME).write_text(card_text)
+            for path in version.iterdir():
+                with open(path, "rb+") as f:
+                    os.fsync(f.fileno())
+            _swap_into_place(zoo, name, version)
+        except BaseException:
+            if not (target.is_symlink() and target.resolve() == version.resolve()):
+                _remove(version)
+            raise
+        finally:
+            _clean_entry(zoo, name)
     return target

@@ -8,16 +8,23 @@ OUT/checkpoints/step-00000040/
     meta.json                        step, epoch, batch position, world size, schedule
 ```
 A checkpoint is written into ``.step-XXXXXXXX.tmp-PID`` (files fsynced) and renamed into place,
-so a crash never leaves a half-written ``step-*`` folder; only the newest ``keep`` remain.
+so a crash never leaves a half-written ``step-*`` folder; only the newest ``keep`` remain. A full
+disk raises ``OSError(ENOSPC)`` naming the file (the partial folder is removed).
+:func:`latest_checkpoint` skips a damaged newest checkpoint (a file truncated after the fact,
+e.g. by a full disk or a copy) with a warning and returns the newest intact one.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
 import re
 import shutil
+import struct
+import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +33,7 @@ import torch
 
 from ctrg_desktop.atomic import fsync_directory
 from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, WeightsFileError, read_weights_header, writing
 
 STATE_NAME = "training_state.pt"
 META_NAME = "meta.json"
@@ -88,7 +96,8 @@ def _fsync_file(path: Path) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    with writing(path):
+        path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def save_training_checkpoint(out_dir, model, optimizer, *, step: int, epoch: int, batch_in_epoch: int,
@@ -104,15 +113,27 @@ def save_training_checkpoint(out_dir, model, optimizer, *, step: int, epoch: int
     tmp = root / f".{final.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    model.save_pretrained(tmp)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler or {},
-                "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng_state()},
-               tmp / STATE_NAME)
-    _write_json(tmp / TRAIN_CONFIG_NAME, train_config)
-    _write_json(tmp / META_NAME, {"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
-                                  **(meta or {})})
-    for path in tmp.iterdir():
-        _fsync_file(path)
+    try:
+        model.save_pretrained(tmp)
+        with writing(tmp / STATE_NAME):
+            torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler or {},
+                        "scaler": scaler.state_dict() if scaler is not None else None, "rng": rng_state()},
+                       tmp / STATE_NAME)
+        _write_json(tmp / TRAIN_CONFIG_NAME, train_config)
+        _write_json(tmp / META_NAME, {"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
+                                      **(meta or {})})
+        for path in tmp.iterdir():
+            with writing(path):
+                _fsync_file(path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)  # no partial checkpoint is left to fill the disk
+        if exc.errno == errno.ENOSPC:  # name the checkpoint's file, not the hidden temporary folder
+            name = Path(exc.filename).name if exc.filename else ""
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final / name)) from exc
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     fsync_directory(tmp)
     if final.exists():  # the same step written again (e.g. after a resume): replace it
         old = root / f".{final.name}.old-{os.getpid()}"
@@ -137,9 +158,48 @@ def list_checkpoints(out_dir) -> list[Path]:
     return sorted(found, key=lambda p: int(_STEP_DIR.match(p.name).group(1)))
 
 
-def latest_checkpoint(out_dir) -> Path | None:
+def checkpoint_problem(folder) -> str:
+    """Why a checkpoint folder cannot be resumed from ('' when it looks intact): a missing file,
+    unreadable meta, a weights file whose header or size is wrong, a state file whose zip
+    directory (at its end) is gone. Cheap: headers and sizes only, no tensor data is read."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / META_NAME).read_text())
+        int(meta["step"]), int(meta["epoch"]), int(meta["batch_in_epoch"])
+        json.loads((folder / TRAIN_CONFIG_NAME).read_text())
+        json.loads((folder / CONFIG_NAME).read_text())
+        read_weights_header(folder / WEIGHTS_NAME)
+        with zipfile.ZipFile(folder / STATE_NAME) as archive:
+            archive.infolist()
+    except FileNotFoundError as exc:
+        return f"{Path(exc.filename).name} is missing"
+    except WeightsFileError:
+        return f"{WEIGHTS_NAME} is damaged"
+    except (zipfile.BadZipFile, EOFError, struct.error):
+        return f"{STATE_NAME} is damaged"
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        return " ".join(str(exc).split())[:200] or type(exc).__name__
+    return ""
+
+
+def latest_checkpoint(out_dir, warn=None) -> Path | None:
+    """The newest intact checkpoint of a run (None when it has none). A damaged newer one is
+    skipped with a warning (``warn(message)``, default: a ``ctrg: warning:`` line on stderr);
+    :class:`CheckpointError` when there are checkpoints but none is intact."""
     found = list_checkpoints(out_dir)
-    return found[-1] if found else None
+    for folder in reversed(found):
+        problem = checkpoint_problem(folder)
+        if not problem:
+            return folder
+        message = f"checkpoint {folder} is damaged ({problem}); skipping it"
+        if warn is not None:
+            warn(f"warning: {message}")
+        else:
+            print(f"ctrg: warning: {message}", file=sys.stderr, flush=True)
+    if found:
+        raise CheckpointError(f"no intact checkpoint in {found[-1].parent}: every one is damaged "
+                              f"(newest: {found[-1].name}); start again without --resume")
+    return None
 
 
 def prune_checkpoints(root: Path, keep: int) -> None:

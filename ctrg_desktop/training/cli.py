@@ -2,6 +2,7 @@
 
 Wire into ``ctrg_desktop.cli.build_parser`` with ``add_train_parser(sub)``; the handler returns 0
 and raises ``ValueError`` / ``CtrgError`` for bad input (the CLI prints one line, exit code 2).
+SIGINT / SIGTERM stop the run after its current step with a checkpoint (exit code 130 / 143).
 Under ``torchrun --nproc_per_node N -m ctrg_desktop train ...`` every process runs it (DDP).
 """
 
@@ -13,7 +14,7 @@ from ctrg_desktop.training.config import DEVICES, STAGES
 
 
 def _cmd_train(args) -> int:
-    from ctrg_desktop.training import distributed
+    from ctrg_desktop.training import distributed, stop
     from ctrg_desktop.training.config import TrainConfig, read_config_file
     from ctrg_desktop.training.loop import train
 
@@ -28,7 +29,10 @@ def _cmd_train(args) -> int:
         data.pop("epochs", None)
     config = TrainConfig.from_dict(data, where=f"train config {args.config}")
     try:
-        result = train(config, args.data, args.out, resume=args.resume)
+        with stop.handle_stop_signals():  # Ctrl-C / the wizard's Stop: finish the step, checkpoint, exit
+            result = train(config, args.data, args.out, resume=args.resume)
+    except stop.TrainingStopped as stopped:
+        return stopped.exit_code  # 130 after SIGINT: a resumable stop for the wizard (training.runs)
     finally:
         distributed.cleanup()
     if result.model_dir is not None:

@@ -70,3 +70,15 @@ def test_accept_with_masks_and_refusal_of_identifiers(window, editing, study, qt
     lung = editing.document.names.index("lung") + 1
     assert int((labels == lung).sum()) == int(lungs.sum()) and set(np.unique(labels)) == {0, lung}
     assert find_phi(root, study.volume) == []
+
+
+def test_accept_refuses_the_study_date_and_institution_written_otherwise(window, editing, study, qtbot, tmp_path):
+    """Report > Accept shows why: the study date as "Jan 15, 2024" (20240115 in the DICOM header)
+    and the institution's short name ("Example" of "Example General Hospital")."""
+    root = tmp_path / "corrections"
+    editing.add_sentence("others", "Compared with the CT of Jan 15, 2024 done at Example.")
+    outcome = _accept(qtbot, editing, lambda: editing.acceptor.accept(root=root, masks=[]))
+    assert not outcome.ok and window.error_box.isVisible()
+    assert "study date" in outcome.error and "institution" in outcome.error
+    assert window.last_error == f"Cannot accept the report: {outcome.error}"
+    assert "study date" in window.error_box.text() and not any(root.glob("*/*/*/record.json"))

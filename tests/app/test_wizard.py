@@ -170,13 +170,13 @@ def test_run_stopped_then_quit_is_offered_and_resumed(qtbot, phantom_data, user_
     qtbot.mouseClick(page.cancel_button, LEFT)  # "Stop": SIGINT, a checkpoint, exit
     qtbot.waitUntil(lambda: state.status == "cancelled", timeout=30_000)
     assert page.resume_button.isEnabled() and not page.pause_button.isEnabled() and not page.isComplete()
-    assert "cancelled at step" in page.status.text() and "interrupted: checkpoint" in state.console_path.read_text()
+    assert "cancelled at step" in page.status.text() and "stopped: checkpoint" in state.console_path.read_text()
     qtbot.mouseClick(page.resume_button, LEFT)
     assert state.status == "running" and "--resume" in state.command
     qtbot.waitUntil(lambda: run_log.last_step(state.log_path) >= 8, timeout=60_000)
     first.shutdown()  # what the app does when it quits
     assert state.status == "interrupted" and not first.training
-    assert "interrupted: checkpoint" in state.console_path.read_text()
+    assert "stopped: checkpoint" in state.console_path.read_text()
     stopped_at = run_log.last_step(state.log_path)
     first.close()
 

@@ -120,3 +120,67 @@ def test_the_scanner_finds_planted_phi(accepted, phi_volume, tmp_path):
     assert ("extra.nii.gz", "patient_id") in hits
     assert ("Testpatient.txt", "patient_name (in the file name)") in hits
     assert all("4711" not in str(h) and "Testpatient" not in h.field for h in find_phi(copy, phi_volume))
+
+
+# ------------------------------------------------------------------ loose matching (hardening)
+
+def _study_with(**meta):
+    from types import SimpleNamespace
+
+    from ctrg_desktop.io.volume import SeriesInfo, StudyMeta
+
+    return SimpleNamespace(meta=StudyMeta(**meta), series=SeriesInfo())
+
+
+HARDENING_META = dict(patient_name="Okafor^Li", patient_id="MRN-88812345", study_date="20230917",
+                      accession_number="ACC-771122", institution="Quarrington General Hospital")
+
+
+@pytest.mark.parametrize("text, field", [
+    ("Compared with the study of 2023-09-17.", "study_date"),
+    ("Compared with the study of 17/09/2023.", "study_date"),
+    ("Compared with the study of 17.09.2023.", "study_date"),
+    ("Compared with the study of Sep 17, 2023.", "study_date"),
+    ("Compared with the study of September 17, 2023.", "study_date"),
+    ("Compared with the study of 17 Sep 2023.", "study_date"),
+    ("Compared with the study of 20230917.", "study_date"),
+    ("Compared with the study of 17th September 2023.", "study_date"),
+    ("Discussed, MRN 88812345.", "patient_id"),
+    ("Discussed, mrn88812345.", "patient_id"),
+    ("Accession 771122.", "accession_number"),
+    ("Seen at Quarrington.", "institution"),
+    ("Mrs Okafor was informed.", "patient_name"),
+    ("Li was informed.", "patient_name"),
+])
+def test_identifiers_written_otherwise_are_found(tmp_path, text, field):
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps({"findings": text}))
+    assert field in {h.field for h in find_phi(path, _study_with(**HARDENING_META))}
+
+
+@pytest.mark.parametrize("text", [
+    "Small nodule in the left lower lobe. General hospital follow-up advised.",
+    "Nodule of 17 mm, previously 2023 mm3 in volume.",
+    "Compared with the study of 2023-09-18.",
+    "Measures 88812 mm.",
+    "The liver is normal. No lymph nodes.",
+])
+def test_common_words_and_other_numbers_are_not_identifiers(tmp_path, text):
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps({"findings": text}))
+    assert find_phi(path, _study_with(**HARDENING_META)) == []
+
+
+def test_a_report_with_the_study_date_or_institution_is_refused(accepted, phi_volume):
+    """The study date as written in reports (20240115 in DICOM) and the institution's short name."""
+    dataset, record_id, _, _ = accepted
+    for sentence, field in (("Compared with the prior of Jan 15, 2024.", "study date"),
+                            ("Compared with the prior of 15/01/2024.", "study date"),
+                            ("Prior CT at Example.", "institution"),
+                            ("Accession 98765 reviewed.", "accession number"),
+                            ("Patient ID pid 4711 xyz.", "patient id")):
+        doc = ReportDocument.from_draft(make_draft())
+        doc.add_sentence("others", sentence)
+        with pytest.raises(CtrgError, match=f"not accepted: the record would contain the study's .*{field}"):
+            dataset.accept(doc, phi_volume)
+    assert dataset.record_ids() == [record_id]
