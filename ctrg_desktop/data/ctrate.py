@@ -149,3 +149,21 @@ def _volume_path(root: Path, name: str, split: str | None) -> Path | None:
             if (folder / f"{name}{suffix}").is_file():
                 return folder / f"{name}{suffix}"
     return None
+
+
+def label_legend(root) -> dict:
+    """The legend of the folder's label maps (fine label -> structure name): ``dataset.json``'s
+    ``label_legend`` when present, else the phantoms' built-in one. ValueError if unreadable."""
+    import json
+
+    meta = _locate(Path(root)) / "dataset.json"
+    if meta.is_file():
+        try:
+            legend = json.loads(meta.read_text()).get("label_legend")
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read {meta}: {exc}") from exc
+        if legend:
+            return legend
+    from ctrg_desktop.data.phantoms.labelmap import STRUCTURE_OF_LABEL
+
+    return dict(STRUCTURE_OF_LABEL)

@@ -22,3 +22,26 @@ CT_RATE_LABELS: tuple[str, ...] = (
     "Bronchiectasis",
     "Interlobular septal thickening",
 )
+
+#: The structure (of the ``chest_ct`` set) whose findings report each label: the observation
+#: head of a label reads that structure's token, and a draft shows the label under it.
+LABEL_STRUCTURES: dict[str, str] = {
+    "Medical material": "others",
+    "Arterial wall calcification": "mediastinum and heart",
+    "Cardiomegaly": "mediastinum and heart",
+    "Pericardial effusion": "mediastinum and heart",
+    "Coronary artery wall calcification": "mediastinum and heart",
+    "Hiatal hernia": "esophagus",
+    "Lymphadenopathy": "mediastinum and heart",
+    "Emphysema": "lung",
+    "Atelectasis": "lung",
+    "Lung nodule": "lung",
+    "Lung opacity": "lung",
+    "Pulmonary fibrotic sequela": "lung",
+    "Pleural effusion": "pleura",
+    "Mosaic attenuation pattern": "lung",
+    "Peribronchial thickening": "trachea and bronchi",
+    "Consolidation": "lung",
+    "Bronchiectasis": "trachea and bronchi",
+    "Interlobular septal thickening": "lung",
+}

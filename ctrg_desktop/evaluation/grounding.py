@@ -11,6 +11,13 @@ Label maps hold fine labels; a legend (fine label -> structure name, e.g. the ph
 ``STRUCTURE_OF_LABEL`` or ``dataset.json``'s ``label_legend``) maps them to structures. The
 map is brought onto the model grid with nearest-neighbour resampling
 (:func:`ctrg_desktop.imaging.resample_labels`) against ``PreparedVolume.grid``.
+
+**In-body share** (:func:`in_body_share`): the share of all structures' top-K patches that lie
+inside the patient. A patch is inside when more than half of its voxels on the model grid are
+body: label > 0 in the study's label map where there is one (:func:`label_body_mask`), else
+HU > -500 in the model input (:func:`input_body_mask`; the crop/pad fill of -1024 HU is outside).
+A model that reads the image keeps its patches in the body; ``chance`` is the body's share of
+the grid.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import numpy as np
 from ctrg_desktop.imaging.patches import PatchGrid
 
 OTHERS = "others"
+BODY_HU = -500.0  #: model-input voxels above this are body when there is no label map
 
 
 def legend_to_structure_map(legend: Mapping, structure_names: Sequence[str]) -> dict[int, int]:
@@ -112,13 +120,63 @@ def _numpy(x):
     return x.detach().cpu().numpy() if hasattr(x, "detach") else x
 
 
-def study_patch_fractions(label_volume, prepared, patch_grid: PatchGrid, legend: Mapping,
-                          structure_names: Sequence[str]) -> np.ndarray:
-    """Label map (a Volume on the study's grid) -> (P, N) patch fractions on ``prepared.grid``."""
+def labels_on_grid(label_volume, prepared) -> np.ndarray:
+    """Label map (a Volume on the study's grid) -> labels on ``prepared.grid`` (nearest neighbour)."""
     from ctrg_desktop.imaging.resample import resample_labels
 
     labels = np.asarray(label_volume.array)
     if labels.shape != prepared.study.shape:
         raise ValueError(f"label map shape {labels.shape} differs from the study's {prepared.study.shape}")
-    on_grid = resample_labels(labels, label_volume, prepared.grid)
+    return resample_labels(labels, label_volume, prepared.grid)
+
+
+def study_patch_fractions(label_volume, prepared, patch_grid: PatchGrid, legend: Mapping,
+                          structure_names: Sequence[str], on_grid: np.ndarray | None = None) -> np.ndarray:
+    """Label map (a Volume on the study's grid) -> (P, N) patch fractions on ``prepared.grid``
+    (``on_grid``: the map already brought there by :func:`labels_on_grid`)."""
+    on_grid = labels_on_grid(label_volume, prepared) if on_grid is None else on_grid
     return patch_fractions(structure_index_map(on_grid, legend, structure_names), patch_grid, len(structure_names))
+
+
+def label_body_mask(on_grid: np.ndarray) -> np.ndarray:
+    """Body voxels of a label map on the model grid: every label but background (0)."""
+    return np.asarray(on_grid) > 0
+
+
+def input_body_mask(model_input: np.ndarray, window, hu: float = BODY_HU) -> np.ndarray:
+    """Body voxels of a model input (HU scaled by ``window``, an ``HUWindow``): above ``hu``."""
+    return np.asarray(model_input) > window.normalise(np.array([hu], dtype=np.float32))[0]
+
+
+def body_fractions(body: np.ndarray, patch_grid: PatchGrid) -> np.ndarray:
+    """Share of each patch's voxels inside the body: (P,) in PatchGrid order."""
+    return patch_fractions(np.where(np.asarray(body, dtype=bool), 0, -1), patch_grid, 1)[:, 0]
+
+
+def in_body_share(topk_indices, fractions, structure_names: Sequence[str], methods: Sequence[str] | None = None,
+                  threshold: float = 0.5) -> dict:
+    """Share of the top-K patches inside the body (module docstring).
+
+    ``topk_indices`` (B, N, K); ``fractions`` (B, P) from :func:`body_fractions`; ``methods``: per
+    study, "label_map" or "hu" (how its body was found). Returns ``{"share", "per_structure",
+    "chance", "n_studies", "k", "methods": {method: count}, "rule"}``."""
+    idx = np.asarray(_numpy(topk_indices), dtype=np.int64)
+    frac = np.asarray(fractions, dtype=np.float64)
+    if idx.ndim != 3 or frac.ndim != 2 or idx.shape[0] != frac.shape[0] or idx.shape[1] != len(structure_names):
+        raise ValueError(f"need topk (B, N={len(structure_names)}, K) and fractions (B, P), got {idx.shape} "
+                         f"and {frac.shape}")
+    if idx.size and (idx.min() < 0 or idx.max() >= frac.shape[1]):
+        raise ValueError(f"patch indices must lie in [0, {frac.shape[1]})")
+    inside = frac > threshold                                    # (B, P)
+    hits = np.take_along_axis(inside, idx.reshape(idx.shape[0], -1), axis=1).reshape(idx.shape)
+    counts: dict[str, int] = {}
+    for m in methods or ():
+        counts[m] = counts.get(m, 0) + 1
+    empty = not idx.size
+    return {"share": None if empty else float(hits.mean()),
+            "per_structure": {name: None if empty else float(hits[:, n].mean())
+                              for n, name in enumerate(structure_names)},
+            "chance": None if not frac.size else float(inside.mean()),
+            "n_studies": int(idx.shape[0]), "k": int(idx.shape[2]), "methods": counts,
+            "rule": f"more than half of a patch's voxels in the body: label > 0 in the label map, "
+                    f"else HU > {BODY_HU:g} in the model input"}

@@ -1,6 +1,9 @@
 """Evaluate a report model on a CT-RATE layout split: generation + every metric, as one JSON.
 
-``evaluate_model(model, dataset_root, split="test")`` generates a report per study and computes
+``evaluate_model(model, dataset_root, split="test")`` (``split="all"``: every study of the
+folder, e.g. a fresh ``ctrg phantoms --seed N`` set) generates a report per study, cleans it as a
+draft is cleaned (:func:`ctrg_desktop.reports.cleanup.clean_report`, with the study's observation
+probabilities: the scores are of the text users see) and computes
 
 * ``nlg``: BLEU-1..4, METEOR, ROUGE-L, CIDEr (:mod:`ctrg_desktop.evaluation.nlg`);
 * ``clinical_efficacy``: CE micro/macro/per-label P/R/F1 (:mod:`ctrg_desktop.evaluation.clinical`);
@@ -10,8 +13,19 @@
 * ``grounding``: top-K patch precision per structure on studies with a label map
   (:mod:`ctrg_desktop.evaluation.grounding`; ``None`` with a reason when there are none);
 * ``diversity`` of the generated and of the reference reports (:mod:`ctrg_desktop.evaluation.diversity`);
+* ``baselines``: the model-free most common and random training reports scored the same way on
+  the same studies (:mod:`ctrg_desktop.evaluation.baselines`; training reports of
+  ``baseline_data``'s train split, by default the evaluated folder's);
+* ``observations``: per-label AUROC of the observation heads against the labels CSV and its mean
+  (:mod:`ctrg_desktop.evaluation.observations`; ``None`` with a reason without heads or labels);
+* ``in_body``: the share of the top-K patches inside the patient
+  (:func:`ctrg_desktop.evaluation.grounding.in_body_share`: label map where there is one, else
+  HU > -500 in the model input);
 * ``meta`` (model, data, split, counts, generation settings, timings) and ``reports``
-  (per study: name, generated, reference, labels).
+  (per study: name, generated (cleaned), generated_raw, reference, labels).
+
+Generation's ``max_length`` defaults to the drafting budget
+(:func:`ctrg_desktop.inference.generation_budget`).
 
 Studies are preprocessed as in training (:class:`ctrg_desktop.training.dataset.StudyDataset`:
 the model config's spacing, input shape and HU window; reference = the findings).
@@ -32,6 +46,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 4
+SPLITS = ("train", "valid", "validation", "test", "all")
 
 
 # Model names, folders and devices resolve in one place, :mod:`ctrg_desktop.model.zoo`; these thin
@@ -76,14 +91,18 @@ def evaluate_model(model, dataset_root, split: str = "test", limit: int | None =
                    batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "auto",
                    retrieval_ks=(10, 50, 100), grounding_threshold: float = 0.5, meteor: bool = True,
                    reference_labels: str = "auto", cache_dir=None, include_reports: bool = True,
-                   progress=None, **generation_kwargs) -> dict:
+                   progress=None, baseline_data=None, baseline_draws: int = 20, **generation_kwargs) -> dict:
     """Generate reports for ``split`` of ``dataset_root`` and compute every metric (module docstring).
 
     ``model``: a :class:`StructureReportModel`, a checkpoint folder or a model-zoo name.
-    ``limit``: the first N studies only. ``reference_labels``: "auto", "dataset" or "labeller".
-    ``generation_kwargs`` go to ``ReportDecoder.generate`` (num_beams, max_length, min_length,
-    no_repeat_ngram_size, repetition_penalty). ``progress(done, total)`` after each batch.
+    ``split``: train, valid, test or all. ``limit``: the first N studies only. ``reference_labels``:
+    "auto", "dataset" or "labeller". ``baseline_data``: the folder whose train split gives the
+    baselines' training reports (default ``dataset_root``); ``baseline_draws``: random-report
+    draws. ``generation_kwargs`` go to ``ReportDecoder.generate`` (num_beams, max_length,
+    min_length, no_repeat_ngram_size, repetition_penalty). ``progress(done, total)`` after each batch.
     """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: use {', '.join(SPLITS)}")
     if reference_labels not in ("auto", "dataset", "labeller"):
         raise ValueError(f"reference_labels must be auto, dataset or labeller, got {reference_labels!r}")
     if batch_size < 1:
@@ -102,13 +121,14 @@ def evaluate_model(model, dataset_root, split: str = "test", limit: int | None =
                          batch_size=batch_size, retrieval_ks=retrieval_ks, grounding_threshold=grounding_threshold,
                          meteor=meteor, reference_labels=reference_labels, cache_dir=cache_dir,
                          include_reports=include_reports, progress=progress, generation_kwargs=generation_kwargs,
-                         started=started)
+                         started=started, baseline_data=baseline_data, baseline_draws=baseline_draws)
     finally:
         model.train(was_training)
 
 
 def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size, retrieval_ks, grounding_threshold,
-              meteor, reference_labels, cache_dir, include_reports, progress, generation_kwargs, started) -> dict:
+              meteor, reference_labels, cache_dir, include_reports, progress, generation_kwargs, started,
+              baseline_data, baseline_draws) -> dict:
     """The body of :func:`evaluate_model` once the model is on ``dev`` in eval mode."""
     import torch
     import torch.nn.functional as F
@@ -117,11 +137,16 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     from ctrg_desktop.data.labels import CT_RATE_LABELS
     from ctrg_desktop.evaluation.clinical import clinical_efficacy, label_reports
     from ctrg_desktop.evaluation.diversity import diversity
-    from ctrg_desktop.evaluation.grounding import grounding_precision, study_patch_fractions
+    from ctrg_desktop.evaluation.grounding import (body_fractions, grounding_precision, in_body_share,
+                                                   input_body_mask, label_body_mask, labels_on_grid,
+                                                   study_patch_fractions)
     from ctrg_desktop.evaluation.nlg import nlg_metrics
+    from ctrg_desktop.evaluation.observations import observation_auroc
     from ctrg_desktop.evaluation.retrieval import cosine_structure_similarity, recall_at_k
     from ctrg_desktop.imaging.pipeline import prepare_volume
+    from ctrg_desktop.inference import generation_budget
     from ctrg_desktop.io.readers import read_study
+    from ctrg_desktop.reports.cleanup import clean_text
     from ctrg_desktop.training.dataset import StudyDataset
 
     cfg = model.config
@@ -129,15 +154,18 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     structures = load_structure_set_of(cfg)
     names = structures.names
 
-    dataset = CTRateDataset(dataset_root, split=split, missing="skip")
+    dataset = CTRateDataset(dataset_root, split=None if split == "all" else split, missing="skip")
     records = list(dataset.records)[: limit or None]
     if not records:
         raise ValueError(f"no studies in split {split!r} of {dataset.root}")
     studies = StudyDataset(records, cfg, cache_dir=cache_dir)
     legend = _load_legend(dataset.root) if any(r.label_map_path for r in records) else None
+    generation_kwargs = dict(generation_kwargs)
+    if not generation_kwargs.get("max_length"):
+        generation_kwargs["max_length"] = generation_budget(cfg)
 
-    generated, references, structure_texts, image_emb = [], [], [], []
-    topk, fractions, grounded = [], [], []
+    raw_generated, references, structure_texts, image_emb = [], [], [], []
+    topk, fractions, grounded, body, body_method, probabilities = [], [], [], [], [], []
     gen_started = time.perf_counter()
     for start in range(0, len(records), batch_size):
         batch = records[start:start + batch_size]
@@ -150,21 +178,31 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
                 prepared = prepare_volume(read_study(record.volume_path), enc.spacing, enc.input_shape,
                                           enc.hu_window)
                 arrays.append(np.ascontiguousarray(prepared.input, dtype=np.float32))
-                fractions.append(study_patch_fractions(read_study(record.label_map_path), prepared, enc.grid,
-                                                       legend, names))
+                label_volume = read_study(record.label_map_path)
+                on_grid = labels_on_grid(label_volume, prepared)
+                fractions.append(study_patch_fractions(label_volume, prepared, enc.grid, legend, names, on_grid))
+                body.append(body_fractions(label_body_mask(on_grid), enc.grid))
+                body_method.append("label_map")
                 grounded.append(True)
             else:
                 arrays.append(studies.volume_array(record))
+                body.append(body_fractions(input_body_mask(arrays[-1], enc.hu_window), enc.grid))
+                body_method.append("hu")
                 grounded.append(False)
         volume = torch.from_numpy(np.stack(arrays)).unsqueeze(1).to(dev)
         with torch.no_grad():
             visual = model.encode(volume)
-            generated += model.decoder.generate(visual.decoder_tokens(), **generation_kwargs)
+            raw_generated += model.decoder.generate(visual.decoder_tokens(), **generation_kwargs)
             image_emb.append(F.normalize(model.image_proj(visual.structure_tokens), dim=-1).float().cpu())
             topk.append(visual.topk_indices.cpu())
+            probs = visual.observation_probabilities()
+            probabilities.append(None if probs is None else probs.float().cpu().numpy())
         if progress:
             progress(min(start + batch_size, len(records)), len(records))
     gen_seconds = time.perf_counter() - gen_started
+    observed = np.concatenate(probabilities) if all(p is not None for p in probabilities) else None
+    generated = [clean_text(raw, None if observed is None else dict(zip(CT_RATE_LABELS, observed[i].tolist())))
+                 for i, raw in enumerate(raw_generated)]
 
     # clinical efficacy
     gen_labels = label_reports(generated)
@@ -191,9 +229,22 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     else:
         grounding = {"per_structure": None, "mean": None, "n_studies": 0,
                      "note": "no study of this split has a ground-truth label map"}
+    in_body = in_body_share(all_topk, np.stack(body), names, body_method)
+
+    # observation heads against the labels CSV
+    if observed is None:
+        observations = {"mean": None, "per_label": None, "note": "the model has no observation heads"}
+    elif not have_dataset_labels:
+        observations = {"mean": None, "per_label": None, "note": "some studies have no labels CSV row"}
+    else:
+        observations = observation_auroc(observed, np.array([[r.labels[k] for k in CT_RATE_LABELS] for r in records]),
+                                         CT_RATE_LABELS)
+
+    baselines = _baselines(baseline_data or dataset.root, dataset, split, references, ref_labels, baseline_draws)
 
     result = {
-        "meta": {"model": model_name, "data": str(dataset.root), "split": dataset.split, "n_studies": len(records),
+        "meta": {"model": model_name, "data": str(dataset.root), "split": dataset.split or "all",
+                 "n_studies": len(records),
                  "device": str(dev), "batch_size": batch_size, "generation": _jsonable(generation_kwargs),
                  "model_input": {"shape": list(enc.input_shape), "spacing": list(enc.spacing), "window": enc.window},
                  "structures": names, "labels": list(CT_RATE_LABELS),
@@ -203,14 +254,36 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
         "retrieval": retrieval,
         "grounding": grounding,
         "diversity": {"generated": diversity(generated), "reference": diversity(references)},
+        "baselines": baselines,
+        "observations": observations,
+        "in_body": in_body,
     }
     if include_reports:
-        result["reports"] = [{"name": r.volume_name, "generated": g, "reference": ref,
+        result["reports"] = [{"name": r.volume_name, "generated": g, "generated_raw": raw, "reference": ref,
                               "generated_labels": [k for k, v in zip(CT_RATE_LABELS, gl) if v],
                               "reference_labels": [k for k, v in zip(CT_RATE_LABELS, rl) if v]}
-                             for r, g, ref, gl, rl in zip(records, generated, references, gen_labels, ref_labels)]
+                             for r, g, raw, ref, gl, rl in zip(records, generated, raw_generated, references,
+                                                               gen_labels, ref_labels)]
     result["meta"]["seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _baselines(root, dataset, split: str, references, ref_labels, draws: int) -> dict:
+    """The model-free baselines on the evaluated studies, from ``root``'s training reports."""
+    from ctrg_desktop.data.ctrate import CTRateDataset
+    from ctrg_desktop.evaluation.baselines import report_baselines
+
+    try:
+        train = CTRateDataset(root, split="train", missing="skip")
+    except ValueError as exc:
+        return {"note": f"no baselines: {exc}"}
+    reports = [r.findings for r in train.records if r.findings and r.findings.strip()]
+    if not reports:
+        return {"note": f"no baselines: no training report in {train.root}"}
+    found = report_baselines(reports, ref_labels, references, draws=draws)
+    overlap = train.root.resolve() == dataset.root.resolve() and split in ("train", "all")
+    found["train_reports"] = {"data": str(train.root), "split": "train", "overlaps_scored_studies": overlap}
+    return found
 
 
 def load_structure_set_of(cfg):
@@ -248,19 +321,45 @@ def write_metrics(result: dict, path) -> Path:
     return path
 
 
+def _f(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def baseline_line(result: dict) -> str:
+    """The model's CE F1 / BLEU-4 / ROUGE-L beside the model-free baselines' (one line)."""
+    ce, nlg, base = result["clinical_efficacy"]["micro"], result["nlg"], result.get("baselines") or {}
+    parts = [f"model CE F1 {_f(ce['f1'])} BLEU-4 {_f(nlg['BLEU-4'])} ROUGE-L {_f(nlg['ROUGE-L'])}"]
+    common, rand = base.get("most_common_report"), base.get("random_train_report")
+    if common:
+        text = common.get("nlg", {})
+        parts.append(f"most common training report CE F1 {_f(common['clinical_efficacy']['f1'])} "
+                     f"BLEU-4 {_f(text.get('BLEU-4'))} ROUGE-L {_f(text.get('ROUGE-L'))}")
+    if rand:
+        def ms(part, key):
+            v = rand.get(part, {}).get(key)
+            return "n/a" if v is None else f"{v['mean']:.3f}+-{v['std']:.3f}"
+
+        parts.append(f"random training report ({rand['draws']} draws) CE F1 {ms('clinical_efficacy', 'f1')} "
+                     f"BLEU-4 {ms('nlg', 'BLEU-4')} ROUGE-L {ms('nlg', 'ROUGE-L')}")
+    if not common and not rand:
+        parts.append(base.get("note", "no baselines"))
+    return " vs ".join(parts)
+
+
 def summary_line(result: dict) -> str:
-    """One human line: the headline numbers."""
+    """One human line: the headline numbers, then the model against the baselines."""
     nlg, ce, ret, gr = result["nlg"], result["clinical_efficacy"]["micro"], result["retrieval"], result["grounding"]
-
-    def f(v):
-        return "n/a" if v is None else f"{v:.3f}"
-
+    f = _f
     recalls = " ".join(f"R@{k.split('@')[1]} {f(v)}" for k, v in ret.items() if k.startswith("recall@"))
-    return (f"{result['meta']['n_studies']} studies | BLEU-1 {f(nlg['BLEU-1'])} BLEU-4 {f(nlg['BLEU-4'])} "
+    obs, body = result.get("observations") or {}, result.get("in_body") or {}
+    line = (f"{result['meta']['n_studies']} studies | BLEU-1 {f(nlg['BLEU-1'])} BLEU-4 {f(nlg['BLEU-4'])} "
             f"METEOR {f(nlg['METEOR'])} ROUGE-L {f(nlg['ROUGE-L'])} CIDEr {f(nlg['CIDEr'])} | "
             f"CE P/R/F1 {f(ce['precision'])}/{f(ce['recall'])}/{f(ce['f1'])} | {recalls} | "
-            f"grounding {f(gr.get('mean'))} | distinct reports "
+            f"grounding {f(gr.get('mean'))} (chance {f(gr.get('chance_mean'))}) | "
+            f"top-K in body {f(body.get('share'))} (chance {f(body.get('chance'))}) | "
+            f"observation AUROC {f(obs.get('mean'))} | distinct reports "
             f"{f(result['diversity']['generated']['distinct_reports'])}")
+    return line + "\n" + baseline_line(result) if "baselines" in result else line
 
 
 def _cmd_evaluate(args) -> int:
@@ -276,7 +375,8 @@ def _cmd_evaluate(args) -> int:
     result = evaluate_model(args.model, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
                             device=args.device, meteor=not args.no_meteor, reference_labels=args.reference_labels,
                             grounding_threshold=args.grounding_threshold, cache_dir=args.cache_dir,
-                            progress=progress, **generation)
+                            progress=progress, baseline_data=args.baseline_data, baseline_draws=args.baseline_draws,
+                            **generation)
     write_metrics(result, args.out)
     for warning in result["nlg"].get("warnings", []):
         print(f"ctrg: warning: {warning}", file=sys.stderr)
@@ -291,7 +391,7 @@ def add_evaluate_parser(subparsers):
                                                "(NLG, clinical efficacy, retrieval, grounding, diversity)")
     p.add_argument("--model", required=True, help="checkpoint folder or model-zoo name")
     p.add_argument("--data", type=Path, required=True, help="CT-RATE layout folder (real or phantoms)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "validation", "test"))
+    p.add_argument("--split", default="test", choices=SPLITS, help="the split to score; all: every study")
     p.add_argument("--out", type=Path, required=True, help="metrics JSON to write")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N studies only")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
@@ -306,6 +406,10 @@ def add_evaluate_parser(subparsers):
     p.add_argument("--grounding-threshold", type=float, default=0.5,
                    help="share of a patch's voxels that must lie in the structure")
     p.add_argument("--cache-dir", type=Path, default=None, help="cache of preprocessed volumes")
+    p.add_argument("--baseline-data", type=Path, default=None,
+                   help="folder whose train split gives the baselines' training reports (default: --data; "
+                        "give the model's training data when scoring --split all of another set)")
+    p.add_argument("--baseline-draws", type=int, default=20, help="random training report draws")
     p.add_argument("--no-meteor", action="store_true", help="skip METEOR (no Java process)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)

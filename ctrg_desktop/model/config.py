@@ -9,7 +9,9 @@ The config is saved as JSON next to the weights (``config.json``) and a model is
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import math
+import numbers
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from ctrg_desktop.imaging.patches import PatchGrid
@@ -74,10 +76,22 @@ class ObserverConfig:
     layers: int = 2
     heads: int = 4
     dropout: float = 0.0
+    #: What the decoder reads: "both" ([S; T], the paper), "structures" (S only; the same as
+    #: ``top_k: 0``) or "patches" (T only), for the paper's K ablation.
+    tokens: str = "both"
+    #: Standard deviation of the queries' initial values (0.02 as BERT; the paper observer has no
+    #: norm between queries and logits, so a larger value lets attention sharpen sooner).
+    query_init: float = 0.02
 
     def __post_init__(self):
         if self.kind not in ("paper", "bert"):
             raise ValueError(f"observer kind must be 'paper' or 'bert', got {self.kind!r}")
+        if self.tokens not in ("both", "structures", "patches"):
+            raise ValueError(f"observer tokens must be 'both', 'structures' or 'patches', got {self.tokens!r}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be 0 or more, got {self.top_k}")
+        if self.top_k == 0 and self.tokens == "patches":
+            raise ValueError("observer tokens 'patches' needs top_k of at least 1")
         if self.kind == "bert" and self.dim % self.heads:
             raise ValueError(f"observer dim {self.dim} is not divisible by {self.heads} heads")
 
@@ -106,8 +120,27 @@ class Stage1Config:
     #: queue then stops admitting new features and its stale entries become trivial negatives,
     #: so the loss falls without the image side learning anything (what the first demo model did).
     text_proj: str = "trained"
+    #: Eq. 3: weight of the other structures' queue entries among a structure's negatives
+    #: (the paper normalises over all structures' entries: 1.0; the public code uses 0.1; 0 =
+    #: only the structure's own queue).
+    other_structure_weight: float = 1.0
+    #: Diversity queue admission score of a new text: "sum" of its similarities to the queue
+    #: (the paper) or their "max".
+    queue_score: str = "sum"
+    #: Weight of the contrastive loss in stage 1 (0 trains the observation/mask losses alone).
+    itc_weight: float = 1.0
+    #: Weight of the structure-mask attention loss (KL from each structure's mask coverage per
+    #: patch to its attention); used only for studies with a label map. 0 = off.
+    mask_weight: float = 0.0
+    #: Coverage ** power is the mask target (a larger power favours patches fully inside).
+    mask_power: float = 2.0
 
     def __post_init__(self):
+        if self.queue_score not in ("sum", "max"):
+            raise ValueError(f"queue_score must be 'sum' or 'max', got {self.queue_score!r}")
+        for name in ("other_structure_weight", "itc_weight", "mask_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.queue_update not in ("diversity", "fifo"):
             raise ValueError(f"queue_update must be 'diversity' or 'fifo', got {self.queue_update!r}")
         if self.text_proj not in ("trained", "frozen"):
@@ -210,6 +243,31 @@ class DecoderConfig:
 
 
 @dataclass
+class ObservationConfig:
+    """Observation heads: the 18 CT-RATE labels predicted from the structure tokens (seed DCRRG).
+
+    Each label reads the token of the structure that reports it
+    (:data:`ctrg_desktop.data.labels.LABEL_STRUCTURES`) plus a label-specific attention pooling of
+    the patches inside that structure's attention. ``weight``: its BCE in stage 1; ``balance``:
+    "none", "pos_weight" (BCE positive weight = negatives / positives of the training labels) or
+    "resample" (studies with rare labels drawn more often). ``to_decoder``: the decoder also reads
+    one token per label carrying its probability.
+    """
+
+    enabled: bool = False
+    hidden: int = 128
+    weight: float = 1.0
+    balance: str = "none"
+    to_decoder: bool = True
+
+    def __post_init__(self):
+        if self.balance not in ("none", "pos_weight", "resample"):
+            raise ValueError(f"observation balance must be 'none', 'pos_weight' or 'resample', got {self.balance!r}")
+        if self.weight < 0 or self.hidden < 1:
+            raise ValueError("observation weight must be 0 or more and hidden at least 1")
+
+
+@dataclass
 class ModelConfig:
     """All parts of the structure-query report model plus the structure set's name."""
 
@@ -218,6 +276,7 @@ class ModelConfig:
     observer: ObserverConfig = field(default_factory=ObserverConfig)
     stage1: Stage1Config = field(default_factory=Stage1Config)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    observation: ObservationConfig = field(default_factory=ObservationConfig)
 
     def to_dict(self) -> dict:
         """Plain data; a BERT decoder's dict leaves out ``kind``/``llm`` (as saved before they existed)."""
@@ -226,11 +285,20 @@ class ModelConfig:
             del data["decoder"]["kind"], data["decoder"]["llm"]
         return data
 
+    @property
+    def visual_token_count(self) -> int:
+        """Tokens the decoder reads: N structure tokens, N*K patches, 18 observation tokens (per config)."""
+        n, k = self.observer.num_structures, self.observer.top_k
+        count = {"both": n + n * k, "structures": n, "patches": n * k}[self.observer.tokens]
+        if self.observation.enabled and self.observation.to_decoder:
+            count += 18
+        return count
+
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         """Inverse of :meth:`to_dict`; unknown or malformed fields raise ``ValueError``."""
         parts = {"encoder": EncoderConfig, "observer": ObserverConfig,
-                 "stage1": Stage1Config, "decoder": DecoderConfig}
+                 "stage1": Stage1Config, "decoder": DecoderConfig, "observation": ObservationConfig}
         _check_fields(cls, data, "model config")
         kwargs = {k: v for k, v in data.items() if k not in parts}
         for name, part in parts.items():
@@ -248,7 +316,12 @@ class ModelConfig:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"cannot read model config {path}: {exc}") from exc
-        return cls.from_dict(data)
+        except RecursionError:
+            raise ValueError(f"model config {path} is not a model config (nested too deeply)") from None
+        try:
+            return cls.from_dict(data)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"model config {path}: {' '.join(str(exc).split())}") from None
 
     @classmethod
     def paper(cls) -> "ModelConfig":
@@ -278,9 +351,59 @@ class ModelConfig:
                                          max_length=64, dropout=0.0, init_from_text_encoder=False))
 
 
+#: Upper bounds of whole-number fields read from JSON: a config's sizes decide how much memory
+#: building the model takes, before any weight is read. Depths and heads are capped lower.
+_MAX_SIZE = 1 << 16
+_MAX_DEPTH = 512
+_DEPTH_FIELDS = ("layers", "spatial_depth", "temporal_depth", "heads")
+#: whole-number fields that must be at least 1 (the others, e.g. top_k or queue_size, may be 0)
+_POSITIVE_FIELDS = ("dim", "heads", "head_dim", "ff_mult", "num_structures", "layers", "spatial_depth",
+                    "temporal_depth", "text_dim", "proj_dim", "hidden", "intermediate", "vocab_size",
+                    "max_length", "lora_r", "lora_alpha", "projector_hidden")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _value_problem(name: str, default, value) -> str:
+    """Why ``value`` does not fit a field whose default is ``default`` ('' when it does)."""
+    if isinstance(default, bool):
+        return "" if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, int):
+        low = 1 if name in _POSITIVE_FIELDS else 0
+        high = _MAX_DEPTH if name in _DEPTH_FIELDS else _MAX_SIZE
+        return "" if _is_int(value) and low <= value <= high else f"must be a whole number from {low} to {high}"
+    if isinstance(default, float):
+        return "" if _is_number(value) else "must be a finite number"
+    if isinstance(default, str):
+        return "" if isinstance(value, str) else "must be a string"
+    if isinstance(default, tuple) and default:
+        if isinstance(default[0], str):
+            ok = isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+            return "" if ok else "must be a list of strings"
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            return f"must be a list of {len(default)} numbers"
+        if isinstance(default[0], int):
+            ok = all(_is_int(v) and 1 <= v <= _MAX_SIZE for v in value)
+            return "" if ok else f"must be {len(default)} whole numbers from 1 to {_MAX_SIZE}"
+        return "" if all(_is_number(v) and v > 0 for v in value) else f"must be {len(default)} positive numbers"
+    return ""
+
+
 def _check_fields(cls, data, what: str) -> None:
+    """``data`` (from JSON) has only ``cls``'s fields, each of its default's type and in range."""
     if not isinstance(data, dict):
         raise ValueError(f"{what} must be a JSON object, got {type(data).__name__}")
     unknown = set(data) - {f.name for f in fields(cls)}
     if unknown:
         raise ValueError(f"{what} has unknown fields: {sorted(unknown)}")
+    for f in fields(cls):
+        if f.name in data and f.default is not MISSING:
+            problem = _value_problem(f.name, f.default, data[f.name])
+            if problem:
+                raise ValueError(f"{what} field {f.name!r} {problem}, got {data[f.name]!r}"[:300])

@@ -1,9 +1,11 @@
 """BERT-style report decoder cross-attending to the visual tokens [S; T] (BLIP-style).
 
-``transformers.BertLMHeadModel`` with ``is_decoder=True, add_cross_attention=True``; the visual
-tokens (B, V, visual_dim) are projected to the decoder width. Reports are tokenised with the
-MiniLM tokenizer: [CLS] starts a report, [SEP] ends it. Weights are copied from MiniLM wherever
-names and shapes match (cross-attention and the LM head transform start fresh).
+A BERT language model with cross-attention (:mod:`ctrg_desktop.model.bert_lm`: the network of
+``transformers.BertLMHeadModel`` with ``is_decoder=True, add_cross_attention=True``, same tensor
+names, without importing transformers' modelling code); the visual tokens (B, V, visual_dim) are
+projected to the decoder width. Reports are tokenised with the MiniLM tokenizer: [CLS] starts a
+report, [SEP] ends it. Weights are copied from MiniLM wherever names and shapes match
+(cross-attention and the LM head transform start fresh). Generation caches the keys/values.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import logging
 import torch
 from torch import nn
 
+from ctrg_desktop.model.bert_lm import BertLMConfig, BertLMHeadModel
+from ctrg_desktop.model.bert_lm import generate as generate_ids
 from ctrg_desktop.model.config import DecoderConfig
 from ctrg_desktop.model.text_encoder import load_tokenizer, resolve_text_model
 
@@ -24,14 +28,16 @@ def join_structure_texts(texts: list[str]) -> str:
     return " ".join(t.strip() for t in texts if t and t.strip())
 
 
-def bert_config(config: DecoderConfig, vocab_size: int):
-    from transformers import BertConfig
+def position_limit(config: DecoderConfig) -> int:
+    """The decoder's position embeddings: the longest report it can read or write, in tokens."""
+    return max(config.max_length, 512)
 
-    return BertConfig(vocab_size=vocab_size, hidden_size=config.hidden, num_hidden_layers=config.layers,
-                      num_attention_heads=config.heads, intermediate_size=config.intermediate,
-                      max_position_embeddings=max(config.max_length, 512),
-                      hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout,
-                      is_decoder=True, add_cross_attention=True, tie_word_embeddings=True)
+
+def bert_config(config: DecoderConfig, vocab_size: int) -> BertLMConfig:
+    return BertLMConfig(vocab_size=vocab_size, hidden_size=config.hidden, num_hidden_layers=config.layers,
+                        num_attention_heads=config.heads, intermediate_size=config.intermediate,
+                        max_position_embeddings=position_limit(config),
+                        hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout)
 
 
 def copy_matching_weights(target: nn.Module, source_state: dict[str, torch.Tensor], prefix: str) -> int:
@@ -48,8 +54,6 @@ class ReportDecoder(nn.Module):
 
     def __init__(self, config: DecoderConfig, visual_dim: int, tokenizer=None):
         super().__init__()
-        from transformers import BertLMHeadModel
-
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config.tokenizer)
         if config.vocab_size != len(self.tokenizer):
             raise ValueError(f"decoder vocab_size {config.vocab_size} differs from the tokenizer's "
@@ -57,7 +61,6 @@ class ReportDecoder(nn.Module):
         self.config = config
         self.visual_proj = nn.Sequential(nn.Linear(visual_dim, config.hidden), nn.LayerNorm(config.hidden))
         self.lm = BertLMHeadModel(bert_config(config, config.vocab_size))
-        self.lm.loss_type = "ForCausalLM"  # BertLMHeadModel's name maps to no loss; say which
         if config.init_from_text_encoder:
             self.init_from_text_model(config.tokenizer)
 
@@ -83,24 +86,24 @@ class ReportDecoder(nn.Module):
     def loss(self, visual: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
              labels: torch.Tensor) -> torch.Tensor:
         """visual (B, V, visual_dim), ids/mask/labels (B, L) -> mean next-token cross-entropy."""
-        out = self.lm(input_ids=input_ids, attention_mask=attention_mask,
-                      encoder_hidden_states=self.visual_proj(visual), labels=labels)
-        return out.loss
+        return self.lm.loss(input_ids, self.visual_proj(visual), attention_mask, labels)
 
     @torch.no_grad()
     def generate(self, visual: torch.Tensor, num_beams: int = 3, min_length: int = 1,
                  max_length: int | None = None, no_repeat_ngram_size: int = 0,
                  repetition_penalty: float = 1.0, **kwargs) -> list[str]:
-        """visual (B, V, visual_dim) -> B report strings (beam search; ``num_beams=1`` is greedy)."""
-        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+        """visual (B, V, visual_dim) -> B report strings (beam search; ``num_beams=1`` is greedy).
 
+        ``max_length`` counts every token ([CLS] included; default ``config.max_length``, at most
+        :func:`position_limit`), as does ``min_length``."""
+        if kwargs:
+            raise TypeError(f"unknown generation settings: {', '.join(sorted(kwargs))}")
         tok = self.tokenizer
-        start = torch.full((visual.shape[0], 1), tok.cls_token_id, dtype=torch.long, device=visual.device)
-        ids = self.lm.generate(
-            input_ids=start, encoder_hidden_states=self.visual_proj(visual),
-            past_key_values=EncoderDecoderCache(DynamicCache(), DynamicCache()),
-            num_beams=num_beams, do_sample=False, min_length=min_length,
-            max_length=max_length or self.config.max_length, no_repeat_ngram_size=no_repeat_ngram_size,
-            repetition_penalty=repetition_penalty, eos_token_id=tok.sep_token_id,
-            pad_token_id=tok.pad_token_id, **kwargs)
+        limit = max_length or self.config.max_length
+        if limit > position_limit(self.config):
+            raise ValueError(f"max_length {limit} exceeds the decoder's {position_limit(self.config)} positions")
+        ids = generate_ids(self.lm, self.visual_proj(visual), bos=tok.cls_token_id, eos=tok.sep_token_id,
+                           pad=tok.pad_token_id, max_length=int(limit), num_beams=int(num_beams),
+                           min_length=int(min_length or 0), no_repeat_ngram_size=int(no_repeat_ngram_size or 0),
+                           repetition_penalty=float(repetition_penalty))
         return tok.batch_decode(ids, skip_special_tokens=True)

@@ -18,12 +18,14 @@ from ctrg_desktop.model.config import ObserverConfig
 
 @dataclass
 class ObserverOutput:
-    """tokens (B, N, dim); attention (B, N, P); topk_indices (B, N, K); topk_features (B, N, K, dim)."""
+    """tokens (B, N, dim); attention (B, N, P); topk_indices (B, N, K); topk_features (B, N, K, dim);
+    values (B, P, dim): the patch values the tokens are averages of."""
 
     tokens: torch.Tensor
     attention: torch.Tensor
     topk_indices: torch.Tensor
     topk_features: torch.Tensor
+    values: torch.Tensor | None = None
 
 
 def select_top_patches(attention: torch.Tensor, features: torch.Tensor, k: int):
@@ -31,9 +33,10 @@ def select_top_patches(attention: torch.Tensor, features: torch.Tensor, k: int):
 
     attention (B, N, P), features (B, P, dim) -> indices (B, N, k) sorted by decreasing
     attention, embeddings (B, N, k, dim) with ``embeddings[b, n, j] = features[b, indices[b, n, j]]``.
+    ``k = 0`` gives empty (B, N, 0) and (B, N, 0, dim) tensors (structure tokens only).
     """
-    if not 1 <= k <= attention.shape[-1]:
-        raise ValueError(f"top_k={k} must lie in [1, {attention.shape[-1]}] (the number of patches)")
+    if not 0 <= k <= attention.shape[-1]:
+        raise ValueError(f"top_k={k} must lie in [0, {attention.shape[-1]}] (the number of patches)")
     indices = attention.topk(k, dim=-1).indices
     b, n, _ = indices.shape
     batch = torch.arange(b, device=features.device).view(b, 1, 1)
@@ -102,11 +105,11 @@ class StructureObserver(nn.Module):
     def __init__(self, config: ObserverConfig, in_dim: int):
         super().__init__()
         self.config = config
-        self.queries = nn.Parameter(torch.randn(config.num_structures, config.dim) * 0.02)
+        self.queries = nn.Parameter(torch.randn(config.num_structures, config.dim) * config.query_init)
         kinds = {"paper": PaperObserver, "bert": BertObserver}
         self.attend = kinds[config.kind](config, in_dim)
 
     def forward(self, features: torch.Tensor) -> ObserverOutput:
         tokens, attention, values = self.attend(self.queries, features)
         indices, top = select_top_patches(attention, values, self.config.top_k)
-        return ObserverOutput(tokens, attention, indices, top)
+        return ObserverOutput(tokens, attention, indices, top, values)

@@ -20,19 +20,24 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
 class DiversityQueue(nn.Module):
     """``size`` text features of ``dim`` per structure, for ``num_structures`` structures.
 
-    Diversity rule (the paper): a new feature's score is its largest cosine similarity to its
-    structure's queue entries. While the queue is not full it is appended; once full it
-    replaces the entry with the largest stored score if its own score is lower, else it is
-    dropped. Stored scores are only raised by new arrivals' similarities, never recomputed.
-    ``mode="fifo"`` overwrites the oldest entry instead. ``gather_fn`` maps a local tensor to
-    all ranks' tensors (``torch.distributed`` all-gather under DDP); identity by default.
+    Diversity rule (the paper): a new feature's score is the *sum* of its cosine similarities to
+    its structure's queue entries, and each entry keeps the same score against the others (stored,
+    updated incrementally, never recomputed). While the queue is not full it is appended; once full
+    the entry with the largest score (the most redundant) is replaced when the newcomer's score
+    against the entries that stay is lower, else the newcomer is dropped. ``score="max"`` uses the
+    largest similarity instead of the sum (stored scores only raised by arrivals; an option, not the
+    paper). ``mode="fifo"`` overwrites the oldest entry. ``gather_fn`` maps a local tensor to all
+    ranks' tensors (``torch.distributed`` all-gather under DDP); identity by default.
     """
 
     def __init__(self, num_structures: int, size: int, dim: int, mode: str = "diversity",
-                 gather_fn: Callable[[torch.Tensor], torch.Tensor] = _identity):
+                 gather_fn: Callable[[torch.Tensor], torch.Tensor] = _identity, score: str = "sum"):
         super().__init__()
         if mode not in ("diversity", "fifo"):
             raise ValueError(f"queue mode must be 'diversity' or 'fifo', got {mode!r}")
+        if score not in ("sum", "max"):
+            raise ValueError(f"queue score must be 'sum' or 'max', got {score!r}")
+        self.score_rule = score
         if size < 1:
             raise ValueError(f"queue size must be positive, got {size}")
         self.mode, self.gather_fn = mode, gather_fn
@@ -77,6 +82,28 @@ class DiversityQueue(nn.Module):
         self.count[sid] = min(int(self.count[sid]) + 1, self.size)
 
     def _push_diverse(self, sid: int, feature: torch.Tensor) -> None:
+        if self.score_rule == "max":
+            self._push_diverse_max(sid, feature)
+            return
+        filled = int(self.count[sid])
+        entries = self.features[sid, :filled]
+        sims = entries @ feature  # (filled,)
+        if filled < self.size:
+            self.scores[sid, :filled] += sims
+            self.features[sid, filled] = feature
+            self.scores[sid, filled] = sims.sum() if filled else 0.0
+            self.count[sid] = filled + 1
+            return
+        slot = int(self.scores[sid].argmax())
+        score = sims.sum() - sims[slot]  # against the entries that would stay
+        if score >= self.scores[sid, slot]:
+            return
+        self.scores[sid] -= entries @ entries[slot]  # the evicted entry leaves every sum
+        self.scores[sid] += sims
+        self.features[sid, slot] = feature
+        self.scores[sid, slot] = score
+
+    def _push_diverse_max(self, sid: int, feature: torch.Tensor) -> None:
         filled = int(self.count[sid])
         sims = self.features[sid, :filled] @ feature  # (filled,)
         score = sims.max() if filled else feature.new_tensor(-1.0)

@@ -23,7 +23,8 @@ from ctrg_desktop.model.checkpoint import load_checkpoint, save_checkpoint
 from ctrg_desktop.model.config import DecoderConfig, ModelConfig
 from ctrg_desktop.model.decoder import ReportDecoder
 from ctrg_desktop.model.encoder import VolumeEncoder
-from ctrg_desktop.model.losses import structure_contrastive_loss
+from ctrg_desktop.model.losses import mask_attention_loss, observation_loss, structure_contrastive_loss
+from ctrg_desktop.model.observation import ObservationHeads, label_structure_indices
 from ctrg_desktop.model.observer import StructureObserver
 from ctrg_desktop.model.queue import DiversityQueue
 from ctrg_desktop.model.text_encoder import TextEncoder
@@ -32,18 +33,35 @@ from ctrg_desktop.model.text_encoder import TextEncoder
 @dataclass
 class VisualOutput:
     """patch_features (B, P, enc_dim); structure_tokens (B, N, dim); attention (B, N, P);
-    topk_indices (B, N, K) into the PatchGrid numbering; topk_features (B, N, K, dim)."""
+    topk_indices (B, N, K) into the PatchGrid numbering; topk_features (B, N, K, dim);
+    observation_logits (B, 18) in CT-RATE label order, or None for a model without observation
+    heads; observation_tokens (B, 18, dim) for the decoder, or None; tokens: which of S and T the
+    decoder reads ("both", "structures", "patches")."""
 
     patch_features: torch.Tensor
     structure_tokens: torch.Tensor
     attention: torch.Tensor
     topk_indices: torch.Tensor
     topk_features: torch.Tensor
+    observation_logits: torch.Tensor | None = None
+    observation_tokens: torch.Tensor | None = None
+    tokens: str = "both"
 
     def decoder_tokens(self) -> torch.Tensor:
-        """[S; T] as one sequence: (B, N + N*K, dim)."""
+        """[S; T; O] as one sequence: (B, N + N*K (+ 18), dim), per ``tokens``."""
         b, n, k, dim = self.topk_features.shape
-        return torch.cat([self.structure_tokens, self.topk_features.reshape(b, n * k, dim)], dim=1)
+        parts = []
+        if self.tokens in ("both", "structures"):
+            parts.append(self.structure_tokens)
+        if self.tokens in ("both", "patches") and k:
+            parts.append(self.topk_features.reshape(b, n * k, dim))
+        if self.observation_tokens is not None:
+            parts.append(self.observation_tokens)
+        return torch.cat(parts, dim=1)
+
+    def observation_probabilities(self) -> torch.Tensor | None:
+        """(B, 18) sigmoid of the observation logits, or None."""
+        return None if self.observation_logits is None else self.observation_logits.sigmoid()
 
 
 def build_decoder(config: DecoderConfig, visual_dim: int, tokenizer=None) -> nn.Module:
@@ -77,7 +95,16 @@ class StructureReportModel(nn.Module):
         else:
             self.register_buffer("log_temperature", log_temp)
         self.queue = DiversityQueue(config.observer.num_structures, s1.queue_size, s1.proj_dim,
-                                    mode=s1.queue_update)
+                                    mode=s1.queue_update, score=s1.queue_score)
+        self.observation = None
+        if config.observation.enabled:
+            from ctrg_desktop.reports.structures import load_structure_set
+
+            names = load_structure_set(config.structure_set).names
+            self.observation = ObservationHeads(config.observer.dim, config.observation.hidden,
+                                                label_structure_indices(names))
+        #: BCE positive weights per label (set by training for ``observation.balance = "pos_weight"``).
+        self.observation_pos_weight: torch.Tensor | None = None
         self.decoder = build_decoder(config.decoder, config.observer.dim, tokenizer)
         self._text_encoder = text_encoder
 
@@ -97,7 +124,13 @@ class StructureReportModel(nn.Module):
         """volume (B, 1, D, H, W) -> :class:`VisualOutput`."""
         patches = self.encoder(volume)
         obs = self.observer(patches)
-        return VisualOutput(patches, obs.tokens, obs.attention, obs.topk_indices, obs.topk_features)
+        logits = tokens = None
+        if self.observation is not None:
+            logits = self.observation(obs.tokens, obs.attention, obs.values)
+            if self.config.observation.to_decoder:
+                tokens = self.observation.decoder_tokens(logits)
+        return VisualOutput(patches, obs.tokens, obs.attention, obs.topk_indices, obs.topk_features,
+                            logits, tokens, self.config.observer.tokens)
 
     def text_features(self, batch: dict) -> torch.Tensor:
         """Normalised projected text features (B, N, proj_dim) from embeddings or raw texts."""
@@ -110,19 +143,39 @@ class StructureReportModel(nn.Module):
         return F.normalize(self.text_proj(emb), dim=-1)
 
     def structure_loss(self, batch: dict) -> dict[str, torch.Tensor]:
-        """Stage 1: {"loss", "itc", "kl"}; in training mode the texts then enter the queue."""
+        """Stage 1: {"loss", "itc", "kl"} plus "mask" (with ``stage1.mask_weight`` and a batch
+        ``coverage`` (B, P, N) + ``has_mask`` (B,)) and "obs" (with observation heads and batch
+        ``labels`` (B, 18), -1 unknown); in training mode the texts then enter the queue.
+
+        loss = itc_weight * contrastive + mask_weight * mask + observation.weight * obs."""
         s1 = self.config.stage1
-        image = F.normalize(self.image_proj(self.encode(batch["volume"]).structure_tokens), dim=-1)
-        text = self.text_features(batch)
-        queue = self.queue.features.clone().detach() if s1.use_queue else None
-        mask = self.queue.valid_mask() if s1.use_queue else None
-        out = structure_contrastive_loss(image, text, queue, mask, self.temperature, s1.alpha, s1.use_kl)
-        if self.training and s1.use_queue:
-            self.queue.update(text)
+        visual = self.encode(batch["volume"])
+        loss = visual.structure_tokens.new_zeros(())
+        out: dict[str, torch.Tensor] = {}
+        if s1.itc_weight > 0:
+            image = F.normalize(self.image_proj(visual.structure_tokens), dim=-1)
+            text = self.text_features(batch)
+            queue = self.queue.features.clone().detach() if s1.use_queue else None
+            mask = self.queue.valid_mask() if s1.use_queue else None
+            out = structure_contrastive_loss(image, text, queue, mask, self.temperature, s1.alpha, s1.use_kl,
+                                             other_weight=s1.other_structure_weight)
+            loss = s1.itc_weight * out["loss"]
+            if self.training and s1.use_queue:
+                self.queue.update(text)
+        if s1.mask_weight > 0 and "coverage" in batch:
+            out["mask"] = mask_attention_loss(visual.attention, batch["coverage"], s1.mask_power,
+                                              batch.get("has_mask"))
+            loss = loss + s1.mask_weight * out["mask"]
+        if visual.observation_logits is not None and "labels" in batch:
+            weight = self.observation_pos_weight
+            weight = None if weight is None else weight.to(visual.observation_logits.device)
+            out["obs"] = observation_loss(visual.observation_logits, batch["labels"], weight)
+            loss = loss + self.config.observation.weight * out["obs"]
+        out["loss"] = loss
         return out
 
     def _visual_trainable(self) -> bool:
-        parts = (self.encoder, self.observer)
+        parts = (self.encoder, self.observer) + ((self.observation,) if self.observation is not None else ())
         return any(p.requires_grad for part in parts for p in part.parameters())
 
     def report_loss(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -142,8 +195,9 @@ class StructureReportModel(nn.Module):
 
     def freeze_for_stage2(self) -> "StructureReportModel":
         """Freeze everything but the decoder (encoder, queries, projections, temperature)."""
-        for part in (self.encoder, self.observer, self.image_proj, self.text_proj):
-            part.requires_grad_(False)
+        for part in (self.encoder, self.observer, self.image_proj, self.text_proj, self.observation):
+            if part is not None:
+                part.requires_grad_(False)
         if isinstance(self.log_temperature, nn.Parameter):
             self.log_temperature.requires_grad_(False)
         return self.train(self.training)
@@ -154,6 +208,8 @@ class StructureReportModel(nn.Module):
         if not self._visual_trainable():
             self.encoder.eval()
             self.observer.eval()
+            if self.observation is not None:
+                self.observation.eval()
         return self
 
     def save_pretrained(self, folder) -> None:

@@ -46,7 +46,7 @@ class TextEncoder:
     """
 
     def __init__(self, name: str = "minilm", pooling: str = "mean", batch_size: int = 64,
-                 cache_size: int = 4096, max_length: int = 128):
+                 cache_size: int = 65536, max_length: int = 128):
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
         os.environ["HF_HUB_OFFLINE"] = "1"

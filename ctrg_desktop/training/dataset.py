@@ -2,9 +2,11 @@
 
 ``StudyDataset(records, model_config)[i]`` ->
 ``{"volume": (1, D, H, W) float32, "structure_texts": N str, "report": str, "labels": (18,) long,
-"name": str}``; :func:`collate` stacks a list of them into a batch for
-``StructureReportModel.structure_loss`` / ``report_loss`` (``volume`` (B, 1, D, H, W),
-``structure_texts`` B lists of N, ``reports`` B strings, ``labels`` (B, 18), ``names``).
+"name": str}`` plus, with ``with_coverage``, ``"coverage"`` (P, N) float32 (each model patch's share
+in each structure, from the study's label map; zeros without one) and ``"has_mask"`` bool;
+:func:`collate` stacks a list of them into a batch for ``StructureReportModel.structure_loss`` /
+``report_loss`` (``volume`` (B, 1, D, H, W), ``structure_texts`` B lists of N, ``reports`` B
+strings, ``labels`` (B, 18), ``names``, and ``coverage`` (B, P, N) + ``has_mask`` (B,)).
 
 Preprocessing (resample to the model spacing, crop/pad, HU window) costs far more than a step of
 the demo model, so the arrays can be cached on disk: ``CACHE/<preprocessing hash>/<name>-<source
@@ -63,9 +65,11 @@ class StudyDataset(Dataset):
     default sentences). ``cache_dir`` None disables the on-disk cache.
     """
 
-    def __init__(self, records, model_config: ModelConfig, cache_dir=None, report_text: str = "findings"):
+    def __init__(self, records, model_config: ModelConfig, cache_dir=None, report_text: str = "findings",
+                 with_coverage: bool = False, legend=None):
         if report_text not in ("findings", "structures"):
             raise ValueError(f"report_text must be 'findings' or 'structures', got {report_text!r}")
+        self.with_coverage, self.legend = with_coverage, legend
         self.records = list(records)
         self.model_config = model_config
         self.structures = load_structure_set(model_config.structure_set)
@@ -98,6 +102,35 @@ class StudyDataset(Dataset):
             _save_npy_atomic(cached, array)
         return array
 
+    def coverage(self, record) -> np.ndarray | None:
+        """(P, N) float32 share of each model patch in each structure, from the record's label map
+        (None without one); cached beside the volume arrays."""
+        if record.label_map_path is None:
+            return None
+        path = Path(record.label_map_path)
+        cached = None
+        if self.cache_dir is not None:
+            cached = self.cache_dir / f"{record.volume_name}-{_source_key(path)}.coverage.npy"
+            if cached.is_file():
+                try:
+                    return np.load(cached).astype(np.float32)
+                except (OSError, ValueError):
+                    cached.unlink(missing_ok=True)
+        from ctrg_desktop.evaluation.grounding import study_patch_fractions
+        from ctrg_desktop.io.readers import read_study
+
+        enc = self.model_config.encoder
+        study = read_study(record.volume_path)
+        prepared = prepare_volume(study, enc.spacing, enc.input_shape, enc.hu_window)
+        legend = self.legend
+        if legend is None:
+            from ctrg_desktop.data.phantoms.labelmap import STRUCTURE_OF_LABEL as legend
+        fractions = study_patch_fractions(read_study(path), prepared, enc.grid, legend, self.structures.names)
+        fractions = fractions.astype(np.float16)
+        if cached is not None:
+            _save_npy_atomic(cached, fractions)
+        return fractions.astype(np.float32)
+
     def texts(self, record) -> tuple[list[str], str]:
         """(N per-structure texts with defaults, the report the decoder learns)."""
         parsed = parse_report(record.findings, self.structures)
@@ -113,18 +146,29 @@ class StudyDataset(Dataset):
         texts, report = self.texts(record)
         labels = torch.tensor([int(record.labels.get(k, -1)) for k in CT_RATE_LABELS], dtype=torch.long)
         volume = torch.from_numpy(self.volume_array(record)).unsqueeze(0)
-        return {"volume": volume, "structure_texts": texts, "report": report, "labels": labels,
-                "name": record.volume_name}
+        sample = {"volume": volume, "structure_texts": texts, "report": report, "labels": labels,
+                  "name": record.volume_name}
+        if self.with_coverage:
+            fractions = self.coverage(record)
+            shape = (self.model_config.encoder.grid.num_patches, len(self.structures))
+            sample["has_mask"] = fractions is not None
+            sample["coverage"] = torch.from_numpy(fractions if fractions is not None
+                                                  else np.zeros(shape, dtype=np.float32))
+        return sample
 
 
 def collate(samples: list[dict]) -> dict:
     """List of samples -> batch: volume (B, 1, D, H, W), structure_texts (B x N), reports (B),
-    labels (B, 18) (-1 = unknown), names (B)."""
-    return {"volume": torch.stack([s["volume"] for s in samples]),
-            "structure_texts": [list(s["structure_texts"]) for s in samples],
-            "reports": [s["report"] for s in samples],
-            "labels": torch.stack([s["labels"] for s in samples]),
-            "names": [s["name"] for s in samples]}
+    labels (B, 18) (-1 = unknown), names (B); coverage (B, P, N) + has_mask (B,) when present."""
+    batch = {"volume": torch.stack([s["volume"] for s in samples]),
+             "structure_texts": [list(s["structure_texts"]) for s in samples],
+             "reports": [s["report"] for s in samples],
+             "labels": torch.stack([s["labels"] for s in samples]),
+             "names": [s["name"] for s in samples]}
+    if "coverage" in samples[0]:
+        batch["coverage"] = torch.stack([s["coverage"] for s in samples])
+        batch["has_mask"] = torch.tensor([bool(s["has_mask"]) for s in samples])
+    return batch
 
 
 class ShardedBatchSampler(Sampler[list[int]]):
@@ -134,6 +178,8 @@ class ShardedBatchSampler(Sampler[list[int]]):
     ``seed`` and ``set_epoch(e)`` (shuffled; padded so all ``world_size`` ranks get as many);
     it is cut into full batches (the incomplete last one is dropped, so every rank does the same
     number of steps). ``set_epoch(e, start_batch=k)`` skips the first ``k`` batches (resume).
+    ``weights`` (length,) set: each epoch draws as many studies with replacement, in proportion to
+    the weights, from a generator seeded by (seed, epoch) (class-balanced resampling), then shards.
     """
 
     def __init__(self, length: int, batch_size: int, rank: int = 0, world_size: int = 1, seed: int = 0,
@@ -141,6 +187,8 @@ class ShardedBatchSampler(Sampler[list[int]]):
         if length < 1:
             raise ValueError("no training studies")
         self.length, self.batch_size, self.shuffle = length, batch_size, shuffle
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.weights: torch.Tensor | None = None
         self.sampler = DistributedSampler(range(length), num_replicas=world_size, rank=rank, shuffle=shuffle,
                                           seed=seed, drop_last=False)
         if len(self) == 0:
@@ -156,7 +204,15 @@ class ShardedBatchSampler(Sampler[list[int]]):
         self.epoch, self.start_batch = epoch, start_batch
         self.sampler.set_epoch(epoch)
 
+    def _epoch_indices(self) -> list[int]:
+        if self.weights is None:
+            return list(self.sampler)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        drawn = torch.multinomial(self.weights, len(self.sampler) * self.world_size, replacement=True,
+                                  generator=generator).tolist()
+        return drawn[self.rank::self.world_size]
+
     def __iter__(self):
-        indices = list(self.sampler)
+        indices = self._epoch_indices()
         for b in range(self.start_batch, len(self)):
             yield indices[b * self.batch_size:(b + 1) * self.batch_size]

@@ -33,13 +33,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ctrg_desktop.data.ctrate import CTRateDataset
+from ctrg_desktop.data.ctrate import CTRateDataset, label_legend
 from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, config_differences, with_defaults
 from ctrg_desktop.model.config import DecoderConfig, ModelConfig
 from ctrg_desktop.model.registry import MODEL_CONFIGS
 from ctrg_desktop.model.report_model import StructureReportModel
 from ctrg_desktop.reports.structures import load_structure_set
 from ctrg_desktop.training import distributed as dist_utils
+from ctrg_desktop.training import stop as stop_request
 from ctrg_desktop.training.checkpoint import (
     CheckpointError,
     latest_checkpoint,
@@ -49,6 +50,7 @@ from ctrg_desktop.training.checkpoint import (
     set_rng_state,
 )
 from ctrg_desktop.training.config import TrainConfig
+from ctrg_desktop.training.balance import label_matrix, positive_weights, resampling_weights
 from ctrg_desktop.training.dataset import ShardedBatchSampler, StudyDataset, collate
 from ctrg_desktop.training.schedule import lr_at, warmup_steps
 
@@ -262,6 +264,8 @@ class _Run:
             raise ValueError(f"no '{cfg.train_split}' studies in {self.data_dir}")
         self.sampler = ShardedBatchSampler(len(self.train_set), cfg.batch_size, self.info.rank,
                                            self.info.world_size, seed=cfg.seed)
+        self._observation_balance()
+        self._embed_texts()
         self.loader = self._loader(self.train_set, self.sampler)
         self.total = cfg.steps if cfg.steps is not None else cfg.epochs * len(self.sampler)
         self.optimizer = make_optimizer(self.model, cfg)
@@ -286,7 +290,36 @@ class _Run:
         records = CTRateDataset(self.data_dir, split, missing=self.cfg.missing_volumes)
         cache = self.cfg.cache_dir
         cache = self.out / "cache" if cache == "auto" else (Path(cache) if cache else None)
-        return StudyDataset(records, self.model.config, cache_dir=cache, report_text=self.cfg.report_text)
+        masks = self.cfg.stage == "structure" and self.model.config.stage1.mask_weight > 0
+        legend = label_legend(self.data_dir) if masks else None
+        return StudyDataset(records, self.model.config, cache_dir=cache, report_text=self.cfg.report_text,
+                            with_coverage=masks, legend=legend)
+
+    def _embed_texts(self) -> None:
+        """Stage 1: embed every distinct structure text of the training split once, in large batches
+        (the frozen encoder's cache then serves every step instead of a few texts per step)."""
+        s1 = self.model.config.stage1
+        if self.cfg.stage != "structure" or s1.itc_weight == 0:
+            return
+        texts = {t for record in self.train_set.records for t in self.train_set.texts(record)[0]}
+        encoder = self.model.text_encoder
+        if len(texts) > encoder.cache_size:
+            self.log(f"note: {len(texts)} distinct structure texts exceed the text cache ({encoder.cache_size})")
+            return
+        started = time.perf_counter()
+        encoder.encode(sorted(texts))
+        self.log(f"embedded {len(texts)} distinct structure texts in {time.perf_counter() - started:.1f} s")
+
+    def _observation_balance(self) -> None:
+        """``observation.balance``: BCE positive weights, or sampling weights, from the training labels."""
+        obs = self.model.config.observation
+        if self.cfg.stage != "structure" or not obs.enabled or obs.balance == "none":
+            return
+        labels = label_matrix(self.train_set.records)
+        if obs.balance == "pos_weight":
+            self.model.observation_pos_weight = positive_weights(labels)
+        else:
+            self.sampler.weights = resampling_weights(labels)
 
     def _loader(self, dataset, batch_sampler) -> DataLoader:
         workers = self.cfg.num_workers
@@ -459,6 +492,11 @@ def train(cfg: TrainConfig, data_dir, out_dir, resume: bool = False, stop_after:
             if cfg.checkpoint_every and run.step % cfg.checkpoint_every == 0 and run.step < run.total:
                 run.save_checkpoint()
                 last_saved = run.step
+            if run.step < run.total and stop_request.agreed(run.device):  # Stop (SIGINT/SIGTERM), see stop.py
+                path = run.save_checkpoint() if run.step > last_saved else latest_checkpoint(run.out)
+                last_saved = run.step
+                run.log(f"stopped: checkpoint {path} written; continue with --resume")
+                raise stop_request.TrainingStopped(path, stop_request.signal_number())
     except KeyboardInterrupt:
         if not info.enabled and run.step > last_saved:
             path = run.save_checkpoint()

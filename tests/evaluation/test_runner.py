@@ -11,6 +11,7 @@ from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.evaluation.nlg import NLG_KEYS
 from ctrg_desktop.evaluation.runner import (add_evaluate_parser, evaluate_model, resolve_model_folder,
                                             summary_line, write_metrics)
+from ctrg_desktop.reports.cleanup import clean_text
 
 # The tiny model reads 16x32x32 voxels at 6/5/5 mm; the studies are drawn at 48x64x64 on that spacing
 # and centre-cropped by the preprocessing, which also exercises the crop in the grounding map.
@@ -38,7 +39,8 @@ def tiny_model():
 @pytest.mark.slow
 def test_evaluate_model_end_to_end(phantom_root, tiny_model, tmp_path):
     result = evaluate_model(tiny_model, phantom_root, split="test", batch_size=3, device="cpu", **GENERATION)
-    assert set(result) == {"meta", "nlg", "clinical_efficacy", "retrieval", "grounding", "diversity", "reports"}
+    assert set(result) == {"meta", "nlg", "clinical_efficacy", "retrieval", "grounding", "diversity", "reports",
+                           "baselines", "observations", "in_body"}
     meta = result["meta"]
     assert meta["n_studies"] == 4 and meta["split"] == "test" and meta["generation"] == GENERATION
     assert len(meta["structures"]) == 10 and len(meta["labels"]) == 18
@@ -59,10 +61,16 @@ def test_evaluate_model_end_to_end(phantom_root, tiny_model, tmp_path):
         assert d["n_reports"] == 4 and 0 < d["distinct_reports"] <= 1
     assert result["diversity"]["reference"]["distinct_reports"] == 1.0
     reports = result["reports"]
-    assert len(reports) == 4 and set(reports[0]) == {"name", "generated", "reference", "generated_labels",
-                                                     "reference_labels"}
+    assert len(reports) == 4 and set(reports[0]) == {"name", "generated", "generated_raw", "reference",
+                                                     "generated_labels", "reference_labels"}
     assert all(r["reference"] for r in reports)
     assert "BLEU-4" in summary_line(result)
+    # no train split here: no baselines, said so; no observation heads; top-K patches judged by label maps
+    assert "no training report" in result["baselines"]["note"] and "no baselines" in summary_line(result)
+    assert result["observations"]["mean"] is None and "no observation heads" in result["observations"]["note"]
+    body = result["in_body"]
+    assert body["methods"] == {"label_map": 4} and 0.0 <= body["share"] <= 1.0 and body["chance"] > 0.3
+    assert all(r["generated"] == clean_text(r["generated_raw"]) for r in reports)   # scored as users see it
     path = write_metrics(result, tmp_path / "sub" / "metrics.json")
     loaded = json.loads(path.read_text())
     assert set(loaded) == set(result) and loaded["retrieval"]["recall@10"] == 1.0
@@ -120,3 +128,65 @@ def test_training_mode_is_restored(phantom_root, tiny_model):
                    **GENERATION)
     assert tiny_model.training
     tiny_model.eval()
+
+
+@pytest.fixture(scope="module")
+def mixed_root(tmp_path_factory):
+    """Four studies: two train, two test (a fresh set scored with --split all)."""
+    from ctrg_desktop.data.phantoms import PhantomConfig, generate_dataset
+
+    out = tmp_path_factory.mktemp("mixed")
+    return generate_dataset(out, count=4, seed=5, config=PhantomConfig(PHANTOM_SHAPE, PHANTOM_SPACING),
+                            split=(0.5, 0.0, 0.5), workers=1)
+
+
+@pytest.fixture(scope="module")
+def observing_model():
+    from ctrg_desktop.model import ModelConfig, StructureReportModel, load_tokenizer
+    from ctrg_desktop.model.config import ObservationConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig.tiny()
+    config.observation = ObservationConfig(enabled=True, hidden=16)
+    return StructureReportModel(config, tokenizer=load_tokenizer("minilm"))
+
+
+def test_split_all_with_baselines_and_observation_heads(mixed_root, observing_model, tmp_path, capsys):
+    folder = tmp_path / "model"
+    observing_model.save_pretrained(folder)
+    parser = argparse.ArgumentParser(prog="ctrg")
+    add_evaluate_parser(parser.add_subparsers(dest="command", required=True))
+    out = tmp_path / "metrics.json"
+    args = parser.parse_args(["evaluate", "--model", str(folder), "--data", str(mixed_root), "--split", "all",
+                              "--out", str(out), "--no-meteor", "--num-beams", "1", "--max-length", "12",
+                              "--device", "cpu", "--baseline-draws", "5", "--quiet"])
+    assert args.func(args) == 0
+    result = json.loads(out.read_text())
+    assert result["meta"]["split"] == "all" and result["meta"]["n_studies"] == 4
+    base = result["baselines"]
+    assert base["n_train_reports"] == 2 and base["train_reports"]["overlaps_scored_studies"] is True
+    assert set(base["most_common_report"]["clinical_efficacy"]) == {"precision", "recall", "f1"}
+    assert base["random_train_report"]["draws"] == 5
+    assert set(base["random_train_report"]["nlg"]["BLEU-4"]) == {"mean", "std"}
+    obs = result["observations"]
+    assert set(obs["per_label"]) == set(result["meta"]["labels"]) and obs["n_studies"] == 4
+    valid = [v for v in obs["per_label"].values() if v is not None]
+    assert obs["n_labels"] == len(valid) and all(0.0 <= v <= 1.0 for v in valid)
+    assert (obs["mean"] is None) == (not valid)
+    assert result["in_body"]["n_studies"] == 4 and result["in_body"]["methods"] == {"label_map": 4}
+    assert result["grounding"]["n_studies"] == 4 and result["grounding"]["mean"] is not None
+    printed = capsys.readouterr().out
+    assert "most common training report CE F1" in printed and "random training report (5 draws)" in printed
+    assert "observation AUROC" in printed and "top-K in body" in printed and "grounding" in printed
+
+
+def test_in_body_falls_back_to_hu_without_label_maps(mixed_root, tiny_model, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(mixed_root, data)
+    shutil.rmtree(data / "segmentations")
+    result = evaluate_model(tiny_model, data, split="test", device="cpu", meteor=False, include_reports=False,
+                            baseline_draws=2, **GENERATION)
+    assert result["in_body"]["methods"] == {"hu": 2} and result["in_body"]["chance"] > 0.3
+    assert result["baselines"]["train_reports"]["overlaps_scored_studies"] is False
+    with pytest.raises(ValueError, match="unknown split"):
+        evaluate_model(tiny_model, data, split="everything", device="cpu")

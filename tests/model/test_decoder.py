@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from ctrg_desktop.model import ModelConfig, ReportDecoder, join_structure_texts
@@ -15,8 +16,6 @@ def test_tokenize_masks_padding(tokenizer):
 
 
 def test_vocab_must_match_the_tokenizer(tokenizer):
-    import pytest
-
     config = ModelConfig.tiny().decoder
     config.vocab_size = 100
     with pytest.raises(ValueError, match="vocab_size"):
@@ -42,6 +41,20 @@ def test_decoder_memorises_two_reports(make_model, volumes):
 
 
 def test_generation_respects_min_and_max_length(make_model, volumes, tokenizer):
-    texts = make_model().eval().generate(volumes, num_beams=2, min_length=6, max_length=8)
-    for text in texts:
-        assert 5 <= len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= 9
+    from ctrg_desktop.model.bert_lm import generate
+
+    model = make_model().eval()
+    decoder = model.decoder
+    visual = decoder.visual_proj(model.encode(volumes).decoder_tokens())
+    for beams in (1, 2):
+        ids = generate(decoder.lm, visual, bos=tokenizer.cls_token_id, eos=tokenizer.sep_token_id,
+                       pad=tokenizer.pad_token_id, max_length=8, num_beams=beams, min_length=6)
+        assert ids.shape[1] <= 8                                    # [CLS] + at most 7 tokens
+        for row in ids.tolist():
+            end = row.index(tokenizer.sep_token_id) if tokenizer.sep_token_id in row else len(row)
+            assert end >= 6                                         # no [SEP] before min_length
+    assert len(model.generate(volumes, num_beams=2, min_length=6, max_length=8)) == 2
+    with pytest.raises(ValueError, match="positions"):
+        decoder.generate(visual, max_length=10_000)
+    with pytest.raises(TypeError, match="unknown generation settings"):
+        decoder.generate(visual, max_length=8, top_p=0.9)

@@ -20,6 +20,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ctrg_desktop.app.drafting.evidence import EvidenceLayers, geometry_mismatch, geometry_of
 from ctrg_desktop.app.drafting.model_menu import default_model, zoo_models
+from ctrg_desktop.app.drafting.observations import by_structure, observations_of
 from ctrg_desktop.app.drafting.report_model import SentenceRef
 from ctrg_desktop.app.drafting.report_panel import ReportPanel
 from ctrg_desktop.app.drafting.structure_panel import StructurePanel
@@ -260,7 +261,7 @@ class DraftingController(QtCore.QObject):
             "<br><i>Draft for review. Not for diagnostic use.</i>"
         self.report_panel.set_draft(draft, header)
         self.structure_panel.set_structures([(s.index, s.name, s.colour, len(s.sentences))
-                                             for s in draft.structures])
+                                             for s in draft.structures], by_structure(observations_of(draft)))
         for title in ("Report", "Structures"):
             window.docks[title].show()
             window.docks[title].raise_()

@@ -1,4 +1,5 @@
-"""The structures dock: colour swatch, name and an on/off box per structure of the draft.
+"""The structures dock: colour swatch, name and an on/off box per structure of the draft, and
+beneath each the model's observations for it (:mod:`.observations`), when the draft has any.
 
 Ticking a structure shows its evidence (attention heat map and top-K patch boxes) in every
 view; ``toggled(index, on)`` carries the user's change, ``set_checked`` changes it as a user would.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from ctrg_desktop.app.drafting.observations import ROLE, ObservationDelegate, line, tooltip
 from ctrg_desktop.app.drafting.report_model import swatch
 
 Qt = QtCore.Qt
@@ -19,6 +21,8 @@ class StructurePanel(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.list = QtWidgets.QListWidget()
+        self.list.setItemDelegate(ObservationDelegate(self.list))
+        self.list.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)  # re-wrap the lines on resize
         self.all_button = QtWidgets.QPushButton("All")
         self.none_button = QtWidgets.QPushButton("None")
         buttons = QtWidgets.QHBoxLayout()
@@ -34,8 +38,10 @@ class StructurePanel(QtWidgets.QWidget):
         self.none_button.clicked.connect(lambda: self._set_all(False))
         self.set_structures([])
 
-    def set_structures(self, structures) -> None:
-        """``structures``: (index, name, colour "#rrggbb", sentence count) tuples; all start unticked."""
+    def set_structures(self, structures, observations=None) -> None:
+        """``structures``: (index, name, colour "#rrggbb", sentence count) tuples; all start unticked.
+        ``observations``: structure name -> its observations, most probable first (none: no lines)."""
+        observations = observations or {}
         with QtCore.QSignalBlocker(self.list):
             self.list.clear()
             for index, name, colour, count in structures:
@@ -43,8 +49,13 @@ class StructurePanel(QtWidgets.QWidget):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Unchecked)
                 item.setData(Qt.ItemDataRole.UserRole, int(index))
-                item.setToolTip(f"{name}: {count} sentence(s) in the draft" if count else
-                                f"{name}: not mentioned in the draft")
+                tip = f"{name}: {count} sentence(s) in the draft" if count else f"{name}: not mentioned in the draft"
+                found = tuple(observations.get(name, ()))
+                if found:
+                    item.setData(ROLE, found)
+                    item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, line(found))
+                    tip += "\n\n" + tooltip(found)
+                item.setToolTip(tip)
                 self.list.addItem(item)
         enabled = bool(structures)
         self.all_button.setEnabled(enabled)
@@ -56,6 +67,10 @@ class StructurePanel(QtWidgets.QWidget):
             if item.data(Qt.ItemDataRole.UserRole) == index:
                 return item
         raise KeyError(f"no structure {index} in the panel")
+
+    def observation_line(self, index: int) -> str:
+        """Structure ``index``'s observations as shown ("Cardiomegaly 91 % · ..."); "" when none."""
+        return line(self._item(index).data(ROLE) or ())
 
     def is_checked(self, index: int) -> bool:
         return self._item(index).checkState() == Qt.CheckState.Checked
