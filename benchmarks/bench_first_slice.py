@@ -39,6 +39,7 @@ def make_window(size=(1400, 900)):
     from PySide6 import QtWidgets
 
     os.environ["CTRG_CONFIG_DIR"] = tempfile.mkdtemp(prefix="ctrg-bench-config-")
+    os.environ.setdefault("CTRG_UNSAVED", "discard")  # closing with masks made by a benchmark asks nothing
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     from ctrg_desktop.app.main_window import MainWindow
 

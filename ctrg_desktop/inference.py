@@ -198,6 +198,12 @@ def load_draft(json_path, load_attention: bool = True) -> DraftReport:
         data = json.loads(json_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CtrgError(f"{json_path} is not valid JSON: {exc}") from exc
+    return draft_from_json(data, json_path, load_attention)
+
+
+def draft_from_json(data, json_path, load_attention: bool = True) -> DraftReport:
+    """A draft from its parsed JSON (read from ``json_path``, beside which its attention map lies)."""
+    json_path = Path(json_path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CtrgError(f"{json_path} is not a ctrg draft report (no \"format\": \"{FORMAT}\")")
     if int(data.get("format_version", 0)) > FORMAT_VERSION:

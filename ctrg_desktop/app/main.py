@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                 if "stopped before Future completed" not in str(exc):
                     raise
                 return 0
-            if code is not None:  # --screenshot, or bad arguments
+            if code is not None:  # --screenshot, or bad arguments: nothing was asked of the user
+                window.confirm_close = False
                 window.close()
                 return code
             window.drafting.prewarm = True  # from now on, opening a study loads the model ahead

@@ -62,6 +62,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._flushing = False
         self._overlay_renderers: list = []
         self.timings: dict[str, float] = {}
+        self.confirm_close = True  #: ask Save / Discard / Cancel on close when work is unsaved
+        self._close_ok = False
         self._build_docks()
         self.status = StatusPanel(self.statusBar(), self.cancel_loading)
         self.drafting = DraftingController(self)  # Report menu, Report and Structures docks
@@ -133,6 +135,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.message(f"Cannot save settings: {exc}")
 
     def closeEvent(self, event):  # noqa: N802
+        if self.confirm_close and not self._close_ok:
+            self._close_ok = None  # answered at once: this event goes on
+            if not self.editing.prompt.confirm("Closing the window loses them", self._confirmed_close):
+                self._close_ok = False
+                event.ignore()  # asked (the window closes after the answer) or cancelled
+                return
+        self._close_ok = True
         self.loader.cancel()
         self.editing.shutdown()
         self.drafting.shutdown()
@@ -141,6 +150,12 @@ class MainWindow(QtWidgets.QMainWindow):
         for view in self.views.values():
             view.close_view()
         super().closeEvent(event)
+
+    def _confirmed_close(self) -> None:
+        """Saved or discarded: the close goes on (at once inside closeEvent, else on the next pass)."""
+        if self._close_ok is False:
+            self._close_ok = True
+            QtCore.QTimer.singleShot(0, self.close)
 
     # --- opening studies ------------------------------------------------------------------
     def choose_file(self) -> None:
@@ -189,7 +204,16 @@ class MainWindow(QtWidgets.QMainWindow):
         return outcome[0]
 
     def start_loading(self, path, series_uid: str | None = None) -> None:
-        """Start reading ``path`` in the background (a load in progress is cancelled)."""
+        """Start reading ``path`` in the background (a load in progress is cancelled); unsaved
+        work of the open study is saved or discarded first (or the load is cancelled)."""
+        self.editing.prompt.confirm("Opening another study closes them", lambda: self._start_loading(path, series_uid),
+                                    cancelled=self._load_refused)
+
+    def _load_refused(self) -> None:
+        self.last_error = "the unsaved work was kept: no other study was opened"
+        self.load_done.emit(False)
+
+    def _start_loading(self, path, series_uid: str | None = None) -> None:
         if self._pending_steps:  # the previous study is still being shown: finish that first
             self._flush_steps()
         if self.loader.busy:

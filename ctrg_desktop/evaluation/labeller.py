@@ -5,8 +5,9 @@ labeller reads CT-RATE-style English reports. Each of the 18 labels has term pat
 (regular expressions) and optional exclusions. A report is split into sentences and
 clauses (", but", ";", "whereas", ...); in each clause a term is
 
-* NEGATED when a negation cue precedes it ("no", "without", "absence of", "neither/nor",
-  "free of") or a negating phrase follows it ("was not observed", "is not seen", "absent",
+* NEGATED when a negation cue precedes it or lies inside a term spanning words ("no", "without",
+  "absence of", "neither/nor", "free of": "coronary arteries show no calcification", "lymph nodes
+  are not enlarged") or a negating phrase follows it ("was not observed", "is not seen", "absent",
   "ruled out"),
 * UNCERTAIN when an uncertainty cue is in the clause ("possible", "suspicious for",
   "cannot be excluded", "may", "questionable", "probable"),
@@ -112,7 +113,8 @@ def clauses(text: str) -> list[str]:
 def _classify(clause: str, match: re.Match) -> Mention:
     if _UNCERTAIN.search(clause):
         return Mention.UNCERTAIN
-    before, after = clause[:match.start()], clause[match.end():]
+    # a term spanning words ("coronar...calcif") may hold its cue: "coronary arteries show no calcification"
+    before, after = clause[:match.end()], clause[match.end():]
     if _PRE_NEGATION.search(before) or _POST_NEGATION.search(after):
         return Mention.NEGATED
     return Mention.POSITIVE

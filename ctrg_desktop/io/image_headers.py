@@ -6,7 +6,8 @@ header itself (NIfTI-1/-2, MetaImage ``.mha``/``.mhd``, NRRD ``.nrrd``/``.nhdr``
 the voxel data lies and how many bytes it must hold; :func:`check_data_complete` then refuses a
 file whose data ends early (for gzip data by counting the decompressed bytes, stopping as soon
 as enough are there; a complete ``.nii.gz`` is recognised from its gzip size field without
-decompressing). Layouts it does not understand (ASCII data, detached file lists, bzip2, ...)
+decompressing; compressed data declaring over ``CTRG_MAX_ZIP_RATIO`` times their size, when over
+64 MiB, are refused before any is inflated). Layouts it does not understand (ASCII data, detached file lists, bzip2, ...)
 are left to SimpleITK.
 """
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctrg_desktop.errors import StudyReadError, TruncatedFileError
-from ctrg_desktop.io.safety import check_spacing
+from ctrg_desktop.io.safety import check_compression_ratio, check_spacing
 
 _HEAD_BYTES = 65536   # text headers (MetaImage, NRRD) must fit in this
 _CHUNK = 4 << 20      # decompression step when counting gzip data
@@ -74,13 +75,22 @@ def inspect_image(path: Path, image_format: str) -> DataLayout | None:
 
 
 def check_data_complete(path: Path, layout: DataLayout) -> None:
-    """TruncatedFileError when the data ends before the ``layout.nbytes`` its header declares."""
+    """TruncatedFileError when the data ends before the ``layout.nbytes`` its header declares;
+    StudyReadError when compressed data declare too many times their size (a decompression bomb),
+    checked before anything is inflated."""
     name = str(path)
     try:
         size = os.path.getsize(layout.data_path)
     except OSError as exc:
         raise StudyReadError(f"{name}: its data file {layout.data_path} cannot be read "
                              f"({exc.strerror or exc})") from exc
+    if layout.encoding == "gzip-file":  # the whole file is compressed, the header included
+        check_compression_ratio(layout.offset + layout.nbytes, size, name)
+    elif layout.encoding in ("gzip", "zlib"):
+        compressed = max(size - layout.offset, 0)
+        if layout.compressed_bytes is not None:
+            compressed = min(compressed, layout.compressed_bytes)
+        check_compression_ratio(layout.nbytes, compressed, name)
     if layout.encoding == "raw":
         have = max(size - layout.offset, 0)
         if have < layout.nbytes:

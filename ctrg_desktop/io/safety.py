@@ -7,7 +7,9 @@ Sizes are checked from headers *before* anything is decoded or allocated:
   bytes allocated). A 512 x 512 x 1000 int16 CT is 500 MiB.
 * ``CTRG_MAX_ZIP_MEMBER_MB`` (default: the volume limit): the most one zip member may inflate to.
 * ``CTRG_MAX_ZIP_RATIO`` (default 100): the most a zip member over 1 MiB may inflate relative to
-  its compressed size (real DICOM deflates 2-10x; a zip bomb 1000x).
+  its compressed size (real DICOM deflates 2-10x; a zip bomb 1000x); the same limit holds for a
+  compressed volume (``.nii.gz``, gzip NRRD, compressed MetaImage) declaring over 64 MiB of
+  decompressed data (real CT compresses 2-5x), so a 1 MiB file cannot inflate to 1 GiB.
 
 Voxels that are NaN or infinite are repaired (set to ``min(-1024, lowest finite HU)``, with a
 warning) by :func:`repair_non_finite`; a volume with no finite voxel is refused.
@@ -30,6 +32,8 @@ DEFAULT_MAX_VOLUME_MB = 4096
 DEFAULT_MAX_ZIP_RATIO = 100
 #: zip members at most this large are not held to the compression-ratio limit
 ZIP_RATIO_EXEMPT_BYTES = MIB
+#: compressed volumes declaring at most this much decompressed data are not held to the ratio limit
+COMPRESSED_VOLUME_RATIO_EXEMPT_BYTES = 64 * MIB
 
 
 def _env_number(name: str, default: float) -> float:
@@ -74,6 +78,18 @@ def check_volume_bytes(nbytes: float, name: str, what: str) -> None:
     if nbytes > limit:
         raise StudyReadError(f"{name} declares {what}, {mib(nbytes)} of voxel data, over the "
                              f"{mib(limit)} limit ({MAX_VOLUME_ENV} raises it)")
+
+
+def check_compression_ratio(decompressed: int, compressed: int, name: str) -> None:
+    """StudyReadError when a compressed volume declares over 64 MiB of decompressed data and more
+    than ``CTRG_MAX_ZIP_RATIO`` times its compressed size (a decompression bomb), before inflating."""
+    ratio = decompressed / max(compressed, 1)
+    limit = max_zip_ratio()
+    if decompressed > COMPRESSED_VOLUME_RATIO_EXEMPT_BYTES and ratio > limit:
+        raise StudyReadError(f"{name} declares {mib(decompressed)} of decompressed data in {mib(compressed)} "
+                             f"of compressed data ({ratio:,.0f}-fold), over the {limit:g}-fold limit for "
+                             f"compressed volumes: a decompression bomb or a damaged header "
+                             f"({MAX_ZIP_RATIO_ENV} raises it)")
 
 
 def check_spacing(spacing, name: str, field: str = "voxel spacing") -> None:

@@ -6,6 +6,10 @@ to a temporary file in the store's folder, flushes and fsyncs it, renames it ove
 crash or power loss leaves either the previous complete state or the new one, never a torn file.
 Leftover temporary files of a killed save are ignored and removed by :meth:`AutosaveStore.pending`.
 
+The masks of a study are autosaved beside, as ``<study_key>.masks.npz``
+(:mod:`ctrg_desktop.reports.mask_file`, the same crash-safe write); they are kept and discarded
+apart from the report (:meth:`AutosaveStore.masks_path`, :meth:`AutosaveStore.discard_masks`).
+
 The default folder is ``platformdirs.user_state_dir("ctrg-desktop")/autosave`` (``CTRG_STATE_DIR``
 overrides the state folder). Study keys name files, so they are restricted to letters, digits,
 ``.``, ``_`` and ``-``; :func:`study_key` derives a pseudonymous one from a volume.
@@ -79,6 +83,30 @@ class AutosaveStore:
         if not isinstance(key, str) or not _KEY.match(key):
             raise CtrgError(f"bad autosave study key {key!r}: use letters, digits, '.', '_' or '-' (at most 128)")
         return self.root / f"{key}.json"
+
+    def masks_path(self, key: str) -> Path:
+        """Where the masks of study ``key`` are autosaved."""
+        from ctrg_desktop.reports.mask_file import SUFFIX
+
+        return self.path_for(key).with_name(f"{key}{SUFFIX}")
+
+    def masks_header(self, key: str) -> dict | None:
+        """The header of ``key``'s autosaved masks (saved, masks, ...), or None (none, or damaged)."""
+        from ctrg_desktop.reports.mask_file import read_header
+
+        try:
+            return read_header(self.masks_path(key))
+        except (CtrgError, OSError):
+            return None
+
+    def discard_masks(self, key: str) -> bool:
+        """Delete the autosaved masks of ``key``."""
+        try:
+            self.masks_path(key).unlink()
+        except FileNotFoundError:
+            return False
+        fsync_directory(self.root)
+        return True
 
     def save(self, key: str, document: ReportDocument, label: str = "", extra: dict | None = None) -> Path:
         """Write ``document``'s full state for ``key`` atomically; returns the file path.

@@ -15,6 +15,12 @@ def config_dir(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def unsaved_answer(monkeypatch):
+    """Windows closing with unsaved work discard it without a question (tests that ask set it)."""
+    monkeypatch.setenv("CTRG_UNSAVED", "discard")
+
+
 @pytest.fixture
 def private_folders(tmp_path, monkeypatch):
     """User data (corrections, runs) and autosave state in ``tmp_path``; no scripted restore or edits."""

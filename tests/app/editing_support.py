@@ -76,3 +76,28 @@ def open_with_draft(window, study: DraftedStudy) -> None:
     assert window.open_study(study.folder), window.last_error
     assert window.drafting.open_draft(study.draft_path), window.last_error
     assert window.editing.document is not None
+
+
+def open_copy(window, study: DraftedStudy, folder: Path) -> Path:
+    """Like :func:`open_with_draft`, with the draft copied into ``folder`` first (a Save writes
+    over the copy, never over the session's shared draft); returns the copy's path."""
+    from ctrg_desktop.inference import attention_path_for
+
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "report.json"
+    shutil.copyfile(study.draft_path, copy)
+    shutil.copyfile(attention_path_for(study.draft_path), attention_path_for(copy))
+    assert window.open_study(study.folder), window.last_error
+    assert window.drafting.open_draft(copy), window.last_error
+    assert window.editing.document is not None and window.drafting.draft_path == copy
+    return copy
+
+
+def add_box_mask(window, name: str = "nodule", structure: str | None = "lung", box=((20, 26), (20, 30), (15, 25))):
+    """A mask of the voxels in ``box`` (as a SAM result would add it); returns it."""
+    import numpy as np
+
+    masks = window.segmentation.masks
+    array = np.zeros(masks.shape, bool)
+    array[tuple(slice(a, b) for a, b in box)] = True
+    return masks.add(name, array=array, structure=structure)

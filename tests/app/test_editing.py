@@ -203,18 +203,22 @@ def test_changes_dialog_shows_and_follows_the_edits(window, editing, study, qtbo
     dialog.close()
 
 
-def test_drafting_again_asks_before_replacing_edits(window, editing, study, monkeypatch):
-    """A new draft would replace an edited report: the user is asked, and "No" keeps the edits."""
+def test_drafting_again_asks_before_replacing_edits(window, editing, study, qtbot, monkeypatch):
+    """A new draft would replace an edited report: Save / Discard / Cancel is asked, and Cancel
+    keeps the edits (no draft starts)."""
+    monkeypatch.setenv("CTRG_UNSAVED", "ask")
     index = mentioned(study.draft)[0]
     editing.edit_text(SentenceRef(index, 0), "A corrected sentence.")
     asked = []
 
-    def answer(*args, **kwargs):
-        asked.append(args[1])
-        return QtWidgets.QMessageBox.StandardButton.No
+    def answer(box):
+        asked.append(box.text())
+        QtCore.QTimer.singleShot(0, box.button(QtWidgets.QMessageBox.StandardButton.Cancel).click)
 
-    monkeypatch.setattr(QtWidgets.QMessageBox, "question", answer)
+    editing.prompt.asked.connect(answer)
     window.drafting.model = window.drafting.model or "demo"
     assert window.drafting.draft_report() is False
-    assert asked == ["Replace the edited report?"]
+    qtbot.waitUntil(lambda: editing.prompt.box is None, timeout=5000)
+    assert len(asked) == 1 and "A new draft replaces the edited report" in asked[0]
+    assert not window.drafting.busy
     assert _texts(editing, index)[0] == "A corrected sentence."

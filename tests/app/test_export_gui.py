@@ -59,7 +59,8 @@ def _pdf_pixels(document, page: int) -> np.ndarray:
     painter.drawImage(0, 0, document.render(page, size))
     painter.end()
     rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
-    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3)
+    # a copy: the array must not outlive the QImage whose memory it views (freed on return)
+    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 def test_export_every_format_from_the_window(window, editing, study, qtbot, tmp_path):

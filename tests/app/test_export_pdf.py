@@ -38,7 +38,8 @@ def _pixels(document: QPdfDocument, page: int) -> np.ndarray:
     painter.drawImage(0, 0, document.render(page, RENDER))
     painter.end()
     rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
-    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3)
+    # a copy: the array must not outlive the QImage whose memory it views (freed on return)
+    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 def _solid(colour: str, width=400, height=300) -> QtGui.QImage:

@@ -1,6 +1,7 @@
-"""Autosave and crash recovery: edits reach the disk within a second; reopening the study offers
-the autosaved report (restored with its undo history and the draft's evidence, or discarded);
-and the real app killed with SIGKILL after scripted edits gets every edit back on restart."""
+"""Autosave and crash recovery: edits and masks reach the disk within a second; reopening the
+study offers the autosaved report and masks (restored with the report's undo history and the
+draft's evidence, or discarded); and the real app killed with SIGKILL after scripted edits and a
+mask gets every edit and the mask back on restart."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ pytest.importorskip("vtkmodules")
 from PySide6 import QtWidgets  # noqa: E402
 
 from ctrg_desktop.app.drafting.report_model import SentenceRef  # noqa: E402
-from ctrg_desktop.app.editing.scripted_edits import apply_edit  # noqa: E402
+from ctrg_desktop.app.editing.scripted_edits import MASK_OPS, apply_edit  # noqa: E402
 from ctrg_desktop.app.editing.autosave_binding import DELAY_MS  # noqa: E402
 from ctrg_desktop.reports.autosave import AutosaveStore  # noqa: E402
 from ctrg_desktop.reports.document import ReportDocument  # noqa: E402
-from tests.app.editing_support import mentioned, open_with_draft  # noqa: E402
+from ctrg_desktop.reports.mask_file import read_header  # noqa: E402
+from tests.app.editing_support import add_box_mask, mentioned, open_with_draft  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 
@@ -143,14 +145,27 @@ def _scripted_edits(draft) -> list[dict]:
             {"op": "set_keywords", "structure": "thyroid", "keywords": [*keywords, " goitre"], "reroute": True},
             {"op": "add_sentence", "structure": "bone", "text": "Old healed rib fracture on the left."},
             {"op": "undo"}, {"op": "redo"},
-            {"op": "add_sentence", "structure": "others", "text": "A goitre is not seen."}]
+            {"op": "add_sentence", "structure": "others", "text": "A goitre is not seen."},
+            {"op": "add_mask", "name": "crash lesion", "structure": "lung", "box": MASK_BOX}]
+
+
+MASK_BOX = [[20, 27], [18, 30], [14, 26]]  # 7 x 12 x 12 voxels
+
+
+def _masks_written(store, key) -> bool:
+    try:
+        header = read_header(store.masks_path(key))
+    except Exception:  # noqa: BLE001 -- not there yet, or being replaced
+        return False
+    return [m["name"] for m in header["masks"]] == ["crash lesion"]
 
 
 def test_kill_9_then_restart_restores_every_edit(window, study, qtbot, tmp_path, monkeypatch):
     edits = _scripted_edits(study.draft)
     expected = ReportDocument.from_draft(study.draft)
     for edit in edits:
-        apply_edit(expected, edit)
+        if edit["op"] not in MASK_OPS:
+            apply_edit(expected, edit)
     script = tmp_path / "edits.json"
     script.write_text(json.dumps(edits))
     state = tmp_path / "state"
@@ -167,7 +182,8 @@ def test_kill_9_then_restart_restores_every_edit(window, study, qtbot, tmp_path,
         while time.monotonic() < deadline and app.poll() is None:
             pending = store.pending()
             payload = store.load(pending[0].study_key) if pending else None
-            if payload is not None and payload["revision"] == expected.revision:
+            if payload is not None and payload["revision"] == expected.revision and \
+                    _masks_written(store, pending[0].study_key):
                 break
             time.sleep(0.05)
         reached = time.perf_counter() - start
@@ -180,7 +196,9 @@ def test_kill_9_then_restart_restores_every_edit(window, study, qtbot, tmp_path,
     output = (tmp_path / "app.log").read_text(errors="replace")
     assert app.returncode == -signal.SIGKILL, output[-2000:]
     assert payload is not None and payload["revision"] == expected.revision, output[-2000:]
-    print(f"the app started, applied {len(edits)} edits and autosaved them in {reached:.1f} s; then SIGKILL")
+    assert _masks_written(store, payload["study_key"]), output[-2000:]
+    print(f"the app started, applied {len(edits)} edits and a mask and autosaved them in {reached:.1f} s; "
+          "then SIGKILL")
 
     monkeypatch.setenv("CTRG_RESTORE", "yes")  # the restart: this process's window, the same state folder
     assert window.open_study(study.folder)
@@ -192,6 +210,41 @@ def test_kill_9_then_restart_restores_every_edit(window, study, qtbot, tmp_path,
     assert window.drafting.draft is not None and window.drafting.evidence is not None
     panel_texts = [t for row in window.drafting.report_panel.model.rows for t in row.sentences]
     assert "Edited by the reader before the crash." in panel_texts and "A goitre is not seen." in panel_texts
+    masks = window.segmentation.masks  # the mask made in the killed session, voxel for voxel
+    assert masks.names == ["crash lesion"], window.statusBar().currentMessage()
+    lesion = masks.get("crash lesion")
+    box = tuple(slice(a, b) for a, b in MASK_BOX)
+    assert lesion.structure == "lung" and lesion.voxels == 7 * 12 * 12 and lesion.array[box].all()
+    assert masks.is_modified and window.editing.unsaved().masks == ("crash lesion",)  # still not saved
+    assert "Restored the report and 1 mask" in window.statusBar().currentMessage()
     for _ in edits:  # the whole history came back: undo to the model's draft
         window.editing.undo()
     assert not restored.is_modified and not restored.diff().is_changed
+
+
+def test_masks_autosaved_and_offered_back_with_the_report(window, new_window, study, qtbot):
+    open_with_draft(window, study)
+    editing = window.editing
+    with qtbot.waitSignal(editing.autosave.masks.saved, timeout=10_000) as saved:
+        add_box_mask(window, "left nodule", "lung")
+    key = editing.study_key
+    assert saved.args == [key, 1]
+    store = AutosaveStore()
+    assert store.masks_path(key).is_file() and not store.path_for(key).exists()  # masks alone: no report edit
+    editing.add_sentence("bone", "Old healed rib fracture on the left.")
+    assert editing.autosave.flush()
+
+    asked = new_window()
+    assert asked.open_study(study.folder)
+    box = asked.editing.autosave.offer_box
+    assert box is not None and box.windowTitle() == "Restore unsaved work?"
+    assert "not accepted yet and 1 mask not saved" in box.text()
+    box.button(QtWidgets.QMessageBox.StandardButton.Yes).click()
+    masks = asked.segmentation.masks
+    assert masks.names == ["left nodule"] and masks.get("left nodule").voxels == 6 * 10 * 10
+    assert asked.editing.document is not None and asked.editing.document.is_modified
+    assert "Restored the report and 1 mask" in asked.statusBar().currentMessage()
+    assert "mask: left nodule" in [layer.name for layer in asked.layers]  # drawn in the views
+
+    window.segmentation.delete_mask("left nodule")  # back to no mask: the masks' autosave goes
+    qtbot.waitUntil(lambda: not store.masks_path(key).exists(), timeout=10_000)

@@ -60,6 +60,8 @@ def test_positive_sentences(sentence, label):
     ("The heart is not enlarged.", "Cardiomegaly"),
     ("Calcification in the coronary arteries.", "Arterial wall calcification"),  # coronary only
     ("Lymph nodes with a short axis of 6 mm.", "Lymphadenopathy"),  # normal size
+    ("Coronary arteries show no calcification.", "Coronary artery wall calcification"),  # cue inside the term
+    ("Mediastinal lymph nodes are not enlarged.", "Lymphadenopathy"),
 ])
 def test_negative_sentences(sentence, label):
     assert label_report(sentence)[label] == 0, sentence
@@ -83,3 +85,13 @@ def test_uncertainty():
 def test_positive_beats_negated_across_sentences():
     text = "No emphysema in the right lung. Paraseptal emphysema in the left upper lobe."
     assert label_report(text)["Emphysema"] == 1
+
+
+def test_no_normal_phrasing_of_the_phantoms_states_a_label():
+    """Every sentence the synthetic studies write for a normal finding reads as no finding (else the
+    evaluation counts it as one and the report clean-up keeps it beside the finding it negates)."""
+    from ctrg_desktop.data.phantoms.normal_text import NORMAL_TOPICS
+
+    stated = {s: [k for k, m in mentions(s).items() if m >= Mention.UNCERTAIN]
+              for topic in NORMAL_TOPICS for s in topic.phrasings}
+    assert {s: labels for s, labels in stated.items() if labels} == {}

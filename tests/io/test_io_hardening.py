@@ -13,6 +13,7 @@ import sys
 import time
 import warnings
 import zipfile
+import zlib
 from contextlib import contextmanager
 
 import numpy as np
@@ -21,7 +22,7 @@ import pytest
 import SimpleITK as sitk
 
 from ctrg_desktop.errors import CtrgError, StudyReadError, TruncatedFileError
-from ctrg_desktop.io import dicom_series, zip_source
+from ctrg_desktop.io import dicom_series, image_headers, safety, zip_source
 from ctrg_desktop.io.dicom_write import write_dicom_multiframe, write_dicom_series
 from ctrg_desktop.io.readers import list_series, read_study
 from ctrg_desktop.io.sitk_bridge import write_volume
@@ -348,6 +349,64 @@ def test_nii_gz_bomb_is_refused_by_the_configured_limit(tmp_path, monkeypatch):
     monkeypatch.setenv("CTRG_MAX_VOLUME_MB", "lots")
     with pytest.raises(CtrgError, match="CTRG_MAX_VOLUME_MB must be a positive number, not 'lots'"):
         read_study(path)
+
+
+def _zeros_compressed(nbytes: int, wbits: int) -> bytes:
+    """``nbytes`` zero bytes compressed as gzip (wbits 31) or zlib (15) data, 1 MiB at a time."""
+    packer, chunk = zlib.compressobj(1, zlib.DEFLATED, wbits), bytes(1 << 20)
+    return b"".join(packer.compress(chunk[:min(1 << 20, nbytes - n)]) for n in range(0, nbytes, 1 << 20)) \
+        + packer.flush()
+
+
+def _nifti_header(shape, datatype=4, bitpix=16) -> bytes:
+    header = bytearray(352)
+    struct.pack_into("<i", header, 0, 348)
+    struct.pack_into("<8h", header, 40, 3, *shape, 1, 1, 1, 1)
+    struct.pack_into("<2h", header, 70, datatype, bitpix)
+    struct.pack_into("<8f", header, 76, 1, 1, 1, 1, 1, 1, 1, 1)
+    struct.pack_into("<f", header, 108, 352)
+    header[344:348] = b"n+1\x00"
+    return bytes(header)
+
+
+@pytest.mark.parametrize("name", ["bomb.nii.gz", "bomb.nrrd", "bomb.mha"])
+def test_compressed_volume_inflating_too_far_is_refused_before_inflating(tmp_path, name, monkeypatch):
+    """512 x 512 x 256 int16 zeros (128 MiB, under the volume limit) in a few hundred KiB: refused
+    from the header and the file size, naming the file and the setting; a real CT compresses 2-5x."""
+    path = tmp_path / name
+    nbytes = 512 * 512 * 256 * 2
+    if name.endswith(".nii.gz"):
+        path.write_bytes(gzip.compress(_nifti_header((512, 512, 256)), mtime=0)
+                         + _zeros_compressed(nbytes, 31))
+    elif name.endswith(".nrrd"):
+        path.write_bytes(b"NRRD0004\ntype: short\ndimension: 3\nsizes: 512 512 256\nspacings: 1 1 1\n"
+                         b"endian: little\nencoding: gzip\n\n" + _zeros_compressed(nbytes, 31))
+    else:
+        path.write_bytes(b"ObjectType = Image\nNDims = 3\nDimSize = 512 512 256\nElementSpacing = 1 1 1\n"
+                         b"ElementType = MET_SHORT\nCompressedData = True\nElementDataFile = LOCAL\n"
+                         + _zeros_compressed(nbytes, 15))
+    assert path.stat().st_size < 1 << 20
+    real_gunzip, inflated = image_headers._gunzip, []
+    monkeypatch.setattr(image_headers, "_gunzip", lambda *a, **k: inflated.append(a[2]) or real_gunzip(*a, **k))
+    started = time.perf_counter()
+    with pytest.raises(StudyReadError, match=rf"{name} declares 128 MiB of decompressed data in [\d.]+ MiB of "
+                                             r"compressed data \([\d,]+-fold\), over the 100-fold limit for "
+                                             r"compressed volumes: .*\(CTRG_MAX_ZIP_RATIO raises it\)$"):
+        read_study(path)
+    assert time.perf_counter() - started < 5
+    assert all(limit <= 544 for limit in inflated)  # at most the NIfTI header was inflated
+    layout = image_headers.inspect_image(path, "nifti" if name.endswith(".nii.gz") else
+                                         "nrrd" if name.endswith(".nrrd") else "metaimage")
+    monkeypatch.setenv("CTRG_MAX_ZIP_RATIO", "1e6")  # the setting raises the limit
+    safety.check_compression_ratio(layout.nbytes, path.stat().st_size, str(path))
+
+
+def test_highly_compressible_volume_under_64_mib_is_read(tmp_path):
+    """Small volumes are exempt: an all-air 64 x 128 x 128 study compresses about 1000-fold."""
+    path = tmp_path / "air.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.full((64, 128, 128), -1024, np.int16)), str(path), useCompression=True)
+    assert path.stat().st_size * 100 < 64 * 128 * 128 * 2
+    assert read_study(path).array.shape == (64, 128, 128)
 
 
 def test_dicom_rows_and_columns_65535(series):

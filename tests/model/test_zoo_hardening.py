@@ -8,6 +8,8 @@ import json
 import multiprocessing as mp
 import shutil
 import struct
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -222,6 +224,21 @@ def test_damaged_model_is_one_error_line(case, tmp_path, trained, study_file, ca
     assert time.perf_counter() - started < 60  # refused before building a huge model
     if "safetensors" in needle:
         assert str(folder / "model.safetensors") in line  # names the file
+
+
+def test_loading_checks_the_weights_without_the_compiler_and_loads_every_tensor(trained):
+    """The header check builds no meta model (PyTorch's meta kernels import torch._dynamo and sympy,
+    about 1 s a load); the model, built without random initialisation, holds the file's values."""
+    code = ("import sys, torch; from ctrg_desktop.model.zoo import load_model; "
+            "from ctrg_desktop.model.checkpoint import load_weights_file; m = load_model(sys.argv[1]); "
+            "state = m.state_dict(); file = load_weights_file(sys.argv[1] + '/model.safetensors'); "
+            "assert all(torch.equal(state[k], v) for k, v in file.items()), 'not loaded'; "
+            "ptrs = {state[k].data_ptr() for k in file}; "
+            "assert all(v.data_ptr() in ptrs for v in state.values()), 'a tensor not from the file'; "
+            "print(sorted(m for m in ('torch._dynamo', 'sympy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, str(trained)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_drafting_worker_reports_the_same_line(tmp_path, trained):

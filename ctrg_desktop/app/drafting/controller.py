@@ -57,6 +57,7 @@ class DraftingController(QtCore.QObject):
         self.hover_text = ""
         self._job_volume = None
         self._pending_review = None
+        self._opened = None  # the report file read last (ctrg_desktop.reports.report_file.OpenedReport)
         self._tooltip_shown = False
         self.device_actions: QtGui.QActionGroup | None = None  # set by the Report menu
         self.worker = DraftWorker(self)
@@ -163,26 +164,20 @@ class DraftingController(QtCore.QObject):
         if self.busy:
             window.status.message("A draft is already running (Esc cancels it)")
             return False
-        if not self._may_replace_edits():
-            return False
+        editing = getattr(window, "editing", None)
+        if editing is None:
+            self._start_draft()
+            return True
+        return editing.prompt.confirm("A new draft replaces the edited report", self._start_draft, masks=False)
+
+    def _start_draft(self) -> None:
+        window = self.window
+        if window.volume is None or self.busy:
+            return
         self._job_volume = window.volume
         self._clicked_at = time.perf_counter()
         self.worker.draft(window.volume, self.model, self.device, options=self.options)
         window.status.start_progress(f"Drafting a report with {self.model}...")
-        return True
-
-    def _may_replace_edits(self) -> bool:
-        """A new draft replaces the report on screen: ask first when it holds unsaved edits."""
-        document = getattr(getattr(self.window, "editing", None), "document", None)
-        if document is None or not document.is_modified:
-            return True
-        answer = QtWidgets.QMessageBox.question(
-            self.window, "Replace the edited report?",
-            "The report on screen has edits that were not exported or accepted. A new draft "
-            "replaces it (Edit > Undo cannot bring it back).\n\nDraft anyway?",
-            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
-            QtWidgets.QMessageBox.StandardButton.No)
-        return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def cancel(self) -> None:
         if self.busy:
@@ -391,17 +386,12 @@ class DraftingController(QtCore.QObject):
         return False  # the view still moves its crosshair
 
     # --- saved drafts ---------------------------------------------------------------------
-    def choose_save_path(self) -> None:
-        if self.draft is None:
-            self.window.show_error("No draft to save: draft a report first")
-            return
-        start = str(self.draft_path or Path(self.window.settings["last_folder"] or ".") / "report.json")
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.window, "Save draft", start, DRAFT_FILTER)
-        if path:
-            self.save_draft(path)
-
     def save_draft(self, path) -> Path | None:
-        """Write the draft (JSON + attention .npy beside it)."""
+        """Write the report as the reader sees it, the model's draft kept inside (the editing
+        layer's Report > Save report; without it, the model's draft alone)."""
+        editing = getattr(self.window, "editing", None)
+        if editing is not None:
+            return Path(path) if editing.files.save(path) is not None else None
         try:
             saved = self.draft.save(path)
         except OSError as exc:
@@ -418,15 +408,22 @@ class DraftingController(QtCore.QObject):
             self.open_draft(Path(path))
 
     def read_draft(self, path):
-        """A saved draft with its attention map, or ``None`` (the problem is shown)."""
+        """The model's draft of a saved draft or report file, with its attention map, or ``None``
+        (the problem is shown). A saved report's edited document comes with it (:meth:`opened_file`)."""
         from ctrg_desktop.errors import CtrgError
-        from ctrg_desktop.inference import load_draft
+        from ctrg_desktop.reports.report_file import read_report
 
         try:
-            return load_draft(Path(path))
+            self._opened = read_report(Path(path))
         except (CtrgError, OSError) as exc:
             self.window.show_error(f"Cannot open draft {Path(path).name}: {exc}")
             return None
+        return self._opened.draft
+
+    def opened_file(self, draft):
+        """The report file ``draft`` was read from (its edited document, its masks), or None."""
+        opened = self._opened
+        return opened if opened is not None and opened.draft is draft else None
 
     def study_of(self, draft, path) -> Path | None:
         """The study file a draft names, when it still exists (else the problem is shown)."""
@@ -450,7 +447,13 @@ class DraftingController(QtCore.QObject):
             self._pending_review = (draft, path)
             self.window.start_loading(source)
             return True
-        return self.review(draft, path)
+        editing = getattr(self.window, "editing", None)
+        if editing is None:
+            return self.review(draft, path)
+        opened = self.opened_file(draft)
+        return editing.prompt.confirm("Opening another report replaces them", lambda: self.review(draft, path),
+                                      report=editing.would_replace(draft, opened),
+                                      masks=opened is not None and opened.masks is not None)
 
     def review(self, draft, path) -> bool:
         """Show a loaded draft on the open study, warning when its geometry differs."""

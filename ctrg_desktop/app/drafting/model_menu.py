@@ -1,4 +1,4 @@
-"""The Report menu (draft, cancel, model, device, save) and File > Open draft, plus a light
+"""The Report menu (draft, cancel, model, device, save report) and File > Open draft, plus a light
 listing of the model zoo that does not import torch into the GUI process.
 
 The listing follows :mod:`ctrg_desktop.model.zoo`'s lookup order (the bundled zoo, then the
@@ -80,7 +80,7 @@ def build_report_menu(window, action) -> list[QtGui.QAction]:
         drafting.device_actions.addAction(act)
         actions.append(act)
     menu.addSeparator()
-    actions.append(action(window, menu, "&Save draft...", drafting.choose_save_path, "Ctrl+Shift+G"))
+    actions.append(action(window, menu, "&Save report...", lambda: window.editing.files.choose(), "Ctrl+Shift+G"))
     return actions
 
 

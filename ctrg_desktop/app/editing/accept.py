@@ -5,7 +5,9 @@ the final text per structure, the model's draft, the diff, the edited keywords, 
 the segmentation masks assigned to report structures) is written on a background thread into
 ``default_corrections_dir()`` (``user_data_dir()/corrections``; ``CTRG_DATA_DIR`` moves the
 data folder), or the ``root`` given. Afterwards the document is marked clean and its autosave
-is discarded. A refused accept (empty report, an identifier of the study in the text, ...) is
+is discarded (the masks too when the record holds every one of them), and a message box and the
+status bar say what was written: the record, its sentences and masks, the folder. A refused accept
+(empty report, an identifier of the study in the text, a mask still being propagated, ...) is
 shown with its one-line reason; nothing is written then.
 """
 
@@ -21,6 +23,8 @@ from PySide6 import QtCore
 
 from ctrg_desktop.errors import CtrgError
 
+PROPAGATING = "a mask is still being propagated: wait for it or cancel it (Esc)"
+
 
 @dataclass
 class AcceptOutcome:
@@ -31,6 +35,9 @@ class AcceptOutcome:
     seconds: float = 0.0
     masks: list[str] = field(default_factory=list)    #: structures whose masks went into the record
     skipped: list[str] = field(default_factory=list)  #: masks not tied to a report structure
+    sentences: int = 0                                #: sentences of the recorded report
+    structures: int = 0                               #: structures with at least one sentence
+    mask_state: int | None = None                     #: the mask set's state when accepted
 
     @property
     def ok(self) -> bool:
@@ -65,6 +72,7 @@ class AcceptAction(QtCore.QObject):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctrg-accept")
         self.future: Future | None = None
         self.last: AcceptOutcome | None = None
+        self.confirm_box = None
         self._job_done.connect(self._done)
 
     def target(self) -> Path:
@@ -91,9 +99,18 @@ class AcceptAction(QtCore.QObject):
             outcome.error = "there is no report to accept: open a study and draft or open a report first"
             self._done(outcome, None, -1)
             return False
+        segmentation = getattr(window, "segmentation", None)
+        if segmentation is not None and segmentation.propagating:
+            outcome.error = PROPAGATING
+            self._done(outcome, None, -1)
+            return False
+        if masks is None and segmentation is not None and segmentation.masks is not None:
+            outcome.mask_state = segmentation.masks.state
         arrays, outcome.skipped = masks_by_structure(controller.masks() if masks is None else masks,
                                                      document.names)
         outcome.masks = sorted(arrays)
+        outcome.sentences = sum(len(s.sentences) for s in document.structures)
+        outcome.structures = sum(1 for s in document.structures if s.sentences)
         snapshot = ReportDocument.from_json(document.to_json())  # the GUI may go on editing meanwhile
         window.status.message("Accepting the report into the corrections dataset...")
         self.future = self.executor.submit(self._run, outcome, snapshot, window.volume, arrays, document,
@@ -130,12 +147,36 @@ class AcceptAction(QtCore.QObject):
                 if document.study_key:
                     controller.autosave.discard(document.study_key)
                 controller._update_state()
+            self._masks_recorded(outcome)
             note = f"; masks of {', '.join(outcome.masks)}" if outcome.masks else ""
             if outcome.skipped:
                 note += f"; not tied to a report structure, left out: {', '.join(outcome.skipped)}"
             later = "" if current else " (the report changed meanwhile: accept again to record the changes)"
             window.status.message(f"Accepted as {outcome.record_id} in {outcome.root}{note}{later}")
+            self._confirm(outcome, later)
         self.finished.emit(outcome)
+
+    def _masks_recorded(self, outcome: AcceptOutcome) -> None:
+        """Every mask went into the record unchanged since: the masks count as saved."""
+        segmentation = getattr(self.window, "segmentation", None)
+        if outcome.mask_state is None or outcome.skipped or segmentation is None or segmentation.masks is None:
+            return
+        if segmentation.masks.mark_clean(outcome.mask_state):
+            self.controller.autosave.masks.flush()
+
+    def _confirm(self, outcome: AcceptOutcome, later: str) -> None:
+        """A small box naming what was written (``confirm_box``)."""
+        from ctrg_desktop.app.editing.controller import message_box
+
+        lines = [f"Record {outcome.record_id} was added to the corrections dataset.",
+                 f"Report: {outcome.sentences} sentence(s) in {outcome.structures} structure(s).",
+                 "Masks: " + (", ".join(outcome.masks) if outcome.masks else "none") + "."]
+        if outcome.skipped:
+            lines.append(f"Left out (not tied to a report structure): {', '.join(outcome.skipped)}.")
+        lines.append(f"Folder: {outcome.record_dir or outcome.root}")
+        if later:
+            lines.append(later.strip(" ()") + ".")
+        self.confirm_box = message_box(self.window, "Report accepted", "\n".join(lines))
 
     def wait(self, timeout: float | None = 60.0) -> None:
         if self.future is not None:

@@ -1,16 +1,19 @@
-"""Autosave of the edited report, and the offer to restore it after a crash.
+"""Autosave of the edited report (and, through ``masks``, of the study's masks), and the offer to
+restore them after a crash.
 
 Every change schedules a save at most :data:`DELAY_MS` later (a burst of edits is written once;
 the first change of a burst is never more than that old on disk). A save writes the document
 with its undo history through :class:`~ctrg_desktop.reports.autosave.AutosaveStore` (atomic,
 fsynced) and, once per draft, a copy of the draft (``drafts/<study key>.json`` + attention map)
-so the evidence comes back too. An autosave exists while the report has changes not accepted
-into the corrections dataset: undoing back to the accepted (or drafted) state removes it.
+so the evidence comes back too. An autosave exists while the report has changes not saved or
+accepted into the corrections dataset: undoing back to the saved (or drafted) state removes it.
 
-When a study opens and an autosave exists for its study key, the window asks: Restore, Discard,
-or Later (Esc: the autosave stays until this study's report is edited again); until answered the
-autosave is not overwritten. ``CTRG_RESTORE=yes`` (or ``no``) answers without asking (tests,
-scripted runs).
+The study's masks are autosaved beside (:class:`~ctrg_desktop.app.editing.mask_autosave.MaskAutosave`,
+``self.masks``). When a study opens and an autosave (report, masks or both) exists for its study
+key, the window asks: Restore, Discard, or Later (Esc: the autosave stays until this study's work
+changes again); until answered it is not overwritten. ``CTRG_RESTORE=yes`` (or ``no``) answers
+without asking (tests, scripted runs). :meth:`AutosaveBinding.drop` forgets the autosave of work
+the reader chose to discard.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from ctrg_desktop.app.editing.mask_autosave import MaskAutosave
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.reports.autosave import AutosaveStore
 
@@ -58,15 +62,18 @@ class AutosaveBinding(QtCore.QObject):
         self.draft = None
         self.offer_box: QtWidgets.QMessageBox | None = None
         self.last_error = ""
-        self._held: set[str] = set()   # keys whose restore question is open
+        self.held: set[str] = set()    # keys whose restore question is open
         self._owned: set[str] = set()  # keys whose autosave this window wrote or restored
         self._copied: tuple[str, int] | None = None  # (key, id(draft)) of the draft copy on disk
+        self._dropped = None  # (id(document), revision) the reader discarded: not written
+        self.masks = MaskAutosave(self)
 
     # --- saving ---------------------------------------------------------------------------
     def watch(self, document, key: str, draft=None) -> None:
         """Follow ``document`` (study ``key``); the previous one's pending save is written first."""
         if document is not self.document:
             self.flush()
+            self._dropped = None
         self.document, self.key, self.draft = document, key, draft
 
     def schedule(self) -> None:
@@ -82,7 +89,7 @@ class AutosaveBinding(QtCore.QObject):
         """Write the document now when it changed since the last save; True when written."""
         self.timer.stop()
         document, key = self.document, self.key
-        if document is None or not key or key in self._held:
+        if document is None or not key or key in self.held or self._dropped == (id(document), document.revision):
             return False
         try:
             if not document.is_modified:  # back to the accepted or drafted state: nothing to restore
@@ -122,6 +129,17 @@ class AutosaveBinding(QtCore.QObject):
             extra["draft"] = str(path.relative_to(self.store.root))
         return extra
 
+    def drop(self) -> None:
+        """The reader discarded the report's unsaved edits: forget their autosave; this state is
+        not written again (a later edit is)."""
+        self.timer.stop()
+        document, key = self.document, self.key
+        if document is None or not key:
+            return
+        self._dropped = (id(document), document.revision)
+        if key in self._owned:
+            self.discard(key)
+
     def draft_copy_path(self, key: str) -> Path:
         return self.store.root / "drafts" / f"{key}.json"
 
@@ -140,28 +158,30 @@ class AutosaveBinding(QtCore.QObject):
 
     # --- restoring ------------------------------------------------------------------------
     def offer(self, key: str) -> bool:
-        """A study with key ``key`` opened: when an autosave exists, restore it (``CTRG_RESTORE=yes``),
-        drop it (``no``) or ask. Returns True when a question is open or the report was restored."""
+        """A study with key ``key`` opened: when an autosave (report, masks) exists, restore it
+        (``CTRG_RESTORE=yes``), drop it (``no``) or ask. True when a question is open or something
+        was restored."""
         try:
             payload = self.store.load(key)
         except CtrgError as exc:
             self.window.status.message(f"Ignoring the autosaved report: {exc}")
-            return False
-        if payload is None:
+            payload = None
+        masks = self.masks.pending(key)
+        if payload is None and masks is None:
             return False
         answer = restore_answer()
         if answer == "yes":
-            return self.restore(key) is not None
+            document = self.restore(key)
+            return document is not None or masks is not None
         if answer == "no":
             self.decline(key)
             return False
-        self._held.add(key)
+        self.held.add(key)
         buttons = QtWidgets.QMessageBox.StandardButton
         box = QtWidgets.QMessageBox(
-            QtWidgets.QMessageBox.Icon.Question, "Restore the edited report?",
-            f"This study has an edited report that was not accepted yet (autosaved "
-            f"{_when(payload.get('saved', ''))}). Restore it, or discard it?",
-            buttons.Yes | buttons.No | buttons.Cancel, self.window)
+            QtWidgets.QMessageBox.Icon.Question,
+            "Restore the edited report?" if masks is None else "Restore unsaved work?",
+            _offer_text(payload, masks), buttons.Yes | buttons.No | buttons.Cancel, self.window)
         box.button(buttons.Yes).setText("Restore")
         box.button(buttons.No).setText("Discard")
         box.button(buttons.Cancel).setText("Later")
@@ -176,43 +196,59 @@ class AutosaveBinding(QtCore.QObject):
 
     def _answered(self, key: str, box) -> None:
         """Restore, Discard, or Later (Esc, closed): the autosave stays until this study's
-        report is edited again."""
+        work changes again."""
         buttons = QtWidgets.QMessageBox.StandardButton
         clicked = box.clickedButton()
         answer = "yes" if clicked is box.button(buttons.Yes) else "no" if clicked is box.button(buttons.No) else ""
         if self.offer_box is box:
             self.offer_box = None
-        if key not in self._held:
+        if key not in self.held:
             return
         if answer == "yes":
             self.restore(key)
         elif answer == "no":
             self.decline(key)
         else:
-            self._held.discard(key)
+            self.held.discard(key)
             if self.key == key and self.document is not None and self.document.is_modified:
                 self.schedule()
+            if self.masks.key == key and self.masks.masks is not None and self.masks.masks.is_modified:
+                self.masks.schedule()
 
     def restore(self, key: str):
-        """Load the autosave of ``key`` into the window (with its draft copy); the document, or None."""
-        self._held.discard(key)
+        """Load the autosave of ``key`` into the window: the report (with its draft copy) and the
+        masks. Returns the report document, or None (no report autosave, or unreadable)."""
+        self.held.discard(key)
+        document, saved = self._restore_report(key)
+        count = self.masks.restore(key)
+        what = []
+        if document is not None:
+            what.append("the report")
+        if count:
+            what.append(f"{count} mask{'s' if count != 1 else ''}")
+        if what:
+            when = saved or (self.masks.pending(key) or {}).get("saved", "")
+            undo = " (Edit > Undo steps back through the edits)" if document is not None else ""
+            self.window.status.message(f"Restored {' and '.join(what)} autosaved {_when(when)}{undo}")
+        if document is not None:
+            self.restored.emit(document)
+        return document
+
+    def _restore_report(self, key: str):
         try:
             payload = self.store.load(key)
             document = self.store.recover(key)
         except CtrgError as exc:
             self.window.show_error(f"Cannot restore the autosaved report: {exc}")
-            return None
+            return None, ""
         if document is None:
-            return None
+            return None, ""
         draft = self._draft_copy(key, payload.get("extra") or {})
         self._owned.add(key)
         self.timer.stop()
         self.document = None  # the report on screen is replaced, not saved over the autosave
         self.controller.adopt(document, draft)
-        self.window.status.message(f"Restored the report autosaved {_when(payload.get('saved', ''))} "
-                                   "(Edit > Undo steps back through the edits)")
-        self.restored.emit(document)
-        return document
+        return document, payload.get("saved", "")
 
     def _draft_copy(self, key: str, extra: dict):
         from ctrg_desktop.app.drafting.evidence import geometry_mismatch
@@ -232,11 +268,23 @@ class AutosaveBinding(QtCore.QObject):
         return draft
 
     def decline(self, key: str) -> None:
-        """Drop the autosave of ``key``; the report on screen (if it is that study's) is kept."""
-        self._held.discard(key)
+        """Drop the autosave of ``key``; the report and masks on screen are kept."""
+        self.held.discard(key)
         self.discard(key)
+        self.masks.decline(key)
         if self.key == key and self.document is not None and self.document.is_modified:
             self.schedule()
+
+
+def _offer_text(payload, masks) -> str:
+    parts = []
+    if payload is not None:
+        parts.append("an edited report that was not accepted yet")
+    if masks is not None:
+        count = len(masks.get("masks") or [])
+        parts.append(f"{count} mask{'s' if count != 1 else ''} not saved")
+    when = (payload or {}).get("saved") or (masks or {}).get("saved", "")
+    return f"This study has {' and '.join(parts)} (autosaved {_when(when)}). Restore, or discard?"
 
 
 def _when(iso: str) -> str:

@@ -3,9 +3,11 @@
 When a draft is shown (drafted, or opened for review) it becomes an editable
 :class:`~ctrg_desktop.reports.document.ReportDocument` bound to the Report dock. Every change
 is one undo step (Edit > Undo / Redo), is autosaved within a second, and can be compared with
-the model's draft, exported (Report > Export) or accepted into the corrections dataset
-(Report > Accept report). Opening a study with an autosaved, unaccepted report offers to
-restore it (``CTRG_RESTORE=yes|no`` answers without asking).
+the model's draft, saved (Report > Save report: what the reader sees, the draft kept inside),
+exported (Report > Export) or accepted into the corrections dataset (Report > Accept report).
+Opening a study with an autosaved, unaccepted report or unsaved masks offers to restore them
+(``CTRG_RESTORE=yes|no`` answers without asking); closing the window, opening another study or
+drafting again with unsaved work asks Save / Discard / Cancel first (``CTRG_UNSAVED``).
 
 Showing the same draft again for the same study keeps the edited document; another draft
 starts a new one.
@@ -20,10 +22,13 @@ from ctrg_desktop.app.editing.accept import AcceptAction
 from ctrg_desktop.app.editing.autosave_binding import AutosaveBinding
 from ctrg_desktop.app.editing.document_binding import DocumentBinding
 from ctrg_desktop.app.editing.export_actions import ExportActions
+from ctrg_desktop.app.editing.report_files import ReportFiles
 from ctrg_desktop.app.editing.sentence_editor import SentenceEditor
+from ctrg_desktop.app.editing.unsaved_prompt import UnsavedPrompt
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.reports.autosave import study_key
 from ctrg_desktop.reports.document import ReportDocument
+from ctrg_desktop.reports.unsaved import UnsavedWork, unsaved_work
 
 MODEL_IDENTITY = ("name", "version", "config_hash")
 
@@ -57,6 +62,11 @@ class EditingController(QtCore.QObject):
         self.autosave = AutosaveBinding(self)
         self.exports = ExportActions(self)
         self.acceptor = AcceptAction(self)
+        self.files = ReportFiles(self)
+        self.prompt = UnsavedPrompt(self)
+        segmentation = getattr(window, "segmentation", None)
+        if segmentation is not None:
+            segmentation.masks_changed.connect(self.autosave.masks.schedule)
         self.drafting.draft_shown.connect(self._on_draft_shown)
         window.study_opened.connect(self._on_study_opened)  # after the drafting controller's handler
         from ctrg_desktop.app.editing.scripted_edits import install_from_env
@@ -91,6 +101,12 @@ class EditingController(QtCore.QObject):
         if adopting is not None:
             self.set_document(adopting, draft, key)
             return
+        opened = self.drafting.opened_file(draft)
+        self.files.opened(opened)
+        if opened is not None and opened.document is not None:  # a saved report: the reader's edits
+            opened.document.study_key = key
+            self.set_document(opened.document, draft, key)
+            return
         if self.document is not None and self.study_key == key and same_draft(draft, self.document):
             self.set_document(self.document, draft, key)  # the same draft again: the edits stay
             if self.document.is_modified:
@@ -108,7 +124,12 @@ class EditingController(QtCore.QObject):
         self.autosave.flush()  # the previous study's last edits
         if self.drafting.draft is None:  # a review opened with the study shows its draft at once
             self.set_document(None)
-        self.autosave.offer(study_key(volume))
+        key = study_key(volume)
+        segmentation = getattr(self.window, "segmentation", None)
+        if segmentation is not None:  # its handler made the new study's mask set already
+            self.autosave.masks.watch(segmentation.masks, key)
+        self.files.study_opened()
+        self.autosave.offer(key)
 
     def adopt(self, document: ReportDocument, draft=None) -> None:
         """Show a restored ``document``: with the draft on screen when it is the document's,
@@ -296,6 +317,27 @@ class EditingController(QtCore.QObject):
         self.editor.set_state(("Edited" if edited else "As drafted")
                               + (", not accepted" if document.is_modified and edited else ""))
 
+    def would_replace(self, draft, opened=None) -> bool:
+        """Whether showing ``draft`` (read from ``opened``) replaces the report on screen; the same
+        draft again keeps its edits, a saved report brings its own."""
+        document = self.document
+        if document is None:
+            return False
+        return (opened is not None and opened.document is not None) or not same_draft(draft, document)
+
+    def unsaved(self, report: bool = True, masks: bool = True) -> UnsavedWork:
+        """The report edits and mask changes that were not saved (or accepted)."""
+        segmentation = getattr(self.window, "segmentation", None)
+        return unsaved_work(self.document if report else None,
+                            segmentation.masks if masks and segmentation is not None else None)
+
+    def discard_work(self, work: UnsavedWork) -> None:
+        """The reader discarded ``work``: its autosaves go and are not written again."""
+        if work.report:
+            self.autosave.drop()
+        if work.masks:
+            self.autosave.masks.drop()
+
     def masks(self) -> list:
         """The segmentation tool's masks (``window.segmentation.mask_specs()``), or none."""
         segmentation = getattr(self.window, "segmentation", None)
@@ -311,6 +353,7 @@ class EditingController(QtCore.QObject):
                 except RuntimeError:  # already deleted
                     pass
         self.autosave.flush()
+        self.autosave.masks.shutdown()
         self.exports.wait()
         self.acceptor.wait()
 

@@ -11,9 +11,11 @@ Each entry is an object with ``op`` and, addressing sentences by structure name 
     {"op": "move_to_structure", "structure": "lung", "sentence": 1, "to": "others"}
     {"op": "set_keywords", "structure": "thyroid", "keywords": ["thyroid", "goitre"], "reroute": true}
     {"op": "undo"}   {"op": "redo"}
+    {"op": "add_mask", "name": "nodule", "structure": "lung", "box": [[k0, k1], [j0, j1], [i0, i1]]}
 
-:func:`apply_edit` also applies one entry to a bare ReportDocument (how tests compute the
-expected result). A bad entry prints one line ``ctrg-desktop: error: ...`` and stops the script.
+``add_mask`` adds a mask (the voxels of the box, end exclusive) to the study's masks as a SAM
+result would. :func:`apply_edit` applies one report entry to a bare ReportDocument (how tests
+compute the expected result). A bad entry prints one line ``ctrg-desktop: error: ...`` and stops the script.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from PySide6 import QtCore
 from ctrg_desktop.errors import CtrgError
 
 EDITS_ENV = "CTRG_APPLY_EDITS"
+MASK_OPS = ("add_mask",)
 
 
 def read_edits(path) -> list[dict]:
@@ -38,6 +41,23 @@ def read_edits(path) -> list[dict]:
     if not isinstance(edits, list) or not all(isinstance(e, dict) and "op" in e for e in edits):
         raise CtrgError(f"{path}: expected a JSON list of objects with an \"op\"")
     return edits
+
+
+def add_mask(segmentation, edit: dict) -> None:
+    """A scripted mask: the box ``[[k0, k1], [j0, j1], [i0, i1]]`` of the study's masks."""
+    import numpy as np
+
+    masks = segmentation.masks
+    if masks is None:
+        raise CtrgError("add_mask needs an open study")
+    try:
+        box = tuple(slice(int(a), int(b)) for a, b in edit["box"])
+        array = np.zeros(masks.shape, bool)
+        array[box] = True
+        mask = masks.add(edit.get("name"), array=array, structure=edit.get("structure"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CtrgError(f"add_mask needs a box [[k0, k1], [j0, j1], [i0, i1]] ({exc})") from exc
+    segmentation.active = mask.name
 
 
 def apply_edit(document, edit: dict) -> None:
@@ -101,7 +121,10 @@ class ScriptedEdits(QtCore.QObject):
             return
         edit = self.edits.pop(0)
         try:
-            apply_edit(document, edit)
+            if edit.get("op") in MASK_OPS:
+                add_mask(self.controller.window.segmentation, edit)
+            else:
+                apply_edit(document, edit)
         except CtrgError as exc:
             print(f"ctrg-desktop: error: scripted edit {self.applied + 1}: {exc}", file=sys.stderr, flush=True)
             self.edits.clear()

@@ -62,6 +62,7 @@ class SegmentationController(QtCore.QObject):
         self.worker.progress.connect(self._on_progress)
         self.worker.ready.connect(self._on_ready)
         self.masks: MaskSet | None = None
+        self.volume = None  #: the study the masks belong to
         self.active: str | None = None
         self.session: PromptSession | None = None
         self.brush_mm = 5.0
@@ -136,6 +137,22 @@ class SegmentationController(QtCore.QObject):
         """Every non-empty mask as :class:`ctrg_desktop.export.MaskSpec` (bool ``[k, j, i]`` on the study grid)."""
         return self.masks.specs() if self.masks is not None else []
 
+    def load_masks(self, saved, clean: bool = False) -> list:
+        """Replace the study's masks with ``saved`` ones (a restored autosave, a saved file)."""
+        if self.masks is None:
+            return []
+        self._end_session()
+        made = self.masks.replace_all(saved, clean=clean)
+        self.active = made[-1].name if made else None
+        self.panel.refresh()
+        self.masks_changed.emit()
+        return made
+
+    @property
+    def propagating(self) -> bool:
+        """A propagation is running: it writes into its mask when it ends."""
+        return self._propagating is not None
+
     def layer_of(self, name: str) -> LabelMapLayer:
         return self._layers[id(self.masks.get(name))]
 
@@ -159,6 +176,7 @@ class SegmentationController(QtCore.QObject):
         self._layers.clear()  # the window dropped every layer of the previous study
         self._stale_surfaces.clear()
         self.masks = MaskSet(volume.shape)
+        self.volume = volume
         self.masks.changed.connect(self._on_mask_changed)
         self.outlines.masks = self.masks
         self.outlines.update()

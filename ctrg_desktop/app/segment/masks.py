@@ -4,7 +4,8 @@ A :class:`MaskSet` holds :class:`Mask` objects (boolean ``[k, j, i]`` arrays on 
 a ``#rrggbb`` colour, an optional report structure and the algorithm that drew them). Every
 change that alters what would be exported -- adding, deleting, renaming, assigning, recolouring
 and voxel edits (a SAM mask on a slice, a brush stroke, a propagation) -- is one step of the
-undo history; visibility and opacity are display state and are not.
+undo history; visibility and opacity are display state and are not. ``is_modified`` tells
+whether the history's current state differs from the last :meth:`MaskSet.mark_clean` (a save).
 
 Slices follow :mod:`ctrg_desktop.segmentation.prompts`: slice ``index`` along ``axis`` is
 ``np.take(array, index, axis)``, rows and columns the remaining array axes in order.
@@ -104,6 +105,7 @@ class _Edit:
 
     def __init__(self, text: str, undo, redo):
         self.text, self.undo, self.redo = text, undo, redo
+        self.token = 0  #: names the state this edit leads to (set by MaskSet._record)
 
 
 class MaskSet:
@@ -120,6 +122,9 @@ class MaskSet:
         self._redo: list[_Edit] = []
         self._stroke = None  # (mask, axis, index, before) of a slice edit in progress
         self._palette = 0
+        self._serial = 0     # last state token issued
+        self._base = 0       # token of the state below the oldest undo step
+        self._clean = 0      # token of the last saved state
 
     # --------------------------------------------------------------------------------- lookup
     def __len__(self) -> int:
@@ -174,9 +179,30 @@ class MaskSet:
         return self._redo[-1].text if self._redo else ""
 
     def _record(self, edit: _Edit) -> None:
+        self._serial += 1
+        edit.token = self._serial
         self._undo.append(edit)
-        del self._undo[:-self.history]
+        if len(self._undo) > self.history:
+            self._base = self._undo[-self.history - 1].token
+            del self._undo[:-self.history]
         self._redo.clear()
+
+    @property
+    def state(self) -> int:
+        """A token of the current content (equal tokens: the same masks, names and voxels)."""
+        return self._undo[-1].token if self._undo else self._base
+
+    @property
+    def is_modified(self) -> bool:
+        """Changed since the last :meth:`mark_clean` (or since the set was made)."""
+        return self.state != self._clean
+
+    def mark_clean(self, state: int | None = None) -> bool:
+        """Remember the current state (or ``state``, when it is still current) as saved."""
+        if state is not None and state != self.state:
+            return False
+        self._clean = self.state
+        return True
 
     def undo(self) -> str | None:
         """Undo the last edit; returns its text (None when there is nothing to undo)."""
@@ -198,8 +224,11 @@ class MaskSet:
         return edit.text
 
     def clear_history(self) -> None:
+        """Forget the undo steps; the content counts as a new state (modified unless marked clean)."""
         self._undo.clear()
         self._redo.clear()
+        self._serial += 1
+        self._base = self._serial
 
     # ------------------------------------------------------------------------- masks as items
     def add(self, name: str | None = None, *, array=None, colour: str | None = None, structure: str | None = None,
@@ -245,7 +274,31 @@ class MaskSet:
         for mask in list(self._masks):
             self._take(mask)
         self.clear_history()
+        self.mark_clean()
         self._palette = 0
+
+    def replace_all(self, saved, clean: bool = False) -> list[Mask]:
+        """Replace every mask with ``saved`` ones (name, array, colour, structure, algorithm,
+        opacity, visible: a restored autosave or a saved file); no undo step. ``clean``: they are
+        saved work (else they count as changes)."""
+        self.end_slice_edit()
+        for mask in list(self._masks):
+            self._take(mask)
+        made = []
+        for item in saved:
+            array = np.ascontiguousarray(item.array, dtype=bool)
+            if array.shape != self.shape:
+                raise MaskError(f"mask {item.name!r} has shape {array.shape}, the study {self.shape}")
+            name = self.unique_name(_check_name(item.name))
+            colour = item.colour if isinstance(item.colour, str) and _HEX.match(item.colour) else self.next_colour()
+            mask = Mask(name, array, colour.lower(), item.structure, item.algorithm,
+                        bool(getattr(item, "visible", True)), float(getattr(item, "opacity", 0.5)))
+            self._insert(mask, None)
+            made.append(mask)
+        self.clear_history()
+        if clean:
+            self.mark_clean()
+        return made
 
     def _set_attr(self, mask: Mask, attr: str, value, what: str, text: str) -> None:
         old = getattr(mask, attr)

@@ -1,5 +1,5 @@
 """The Segment menu and toolbar: SAM prompt tools, brush / erase, segment a structure,
-propagate, masks, undo / redo."""
+propagate, masks, undo / redo, save / open masks files."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def build_segment_menu(window, action) -> list[QtGui.QAction]:
     actions.append(_view_action(window, menu, "&Undo mask edit", seg.undo, "Ctrl+Z"))
     actions.append(_view_action(window, menu, "&Redo mask edit", seg.redo, "Ctrl+Shift+Z"))
     actions.append(action(window, menu, "Show &masks panel", seg.show_dock))
+    menu.addSeparator()
+    files = window.editing.files
+    actions.append(action(window, menu, "Sa&ve masks...", lambda: files.choose_masks()))
+    actions.append(action(window, menu, "&Open masks...", files.choose_masks_to_open))
     toolbar = window.addToolBar("Segment")
     toolbar.setObjectName("segment-toolbar")
     for act in tool_actions:

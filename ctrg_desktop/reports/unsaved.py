@@ -1,0 +1,55 @@
+"""What work would be lost (report edits, mask changes not saved) and the scripted answer to the
+save / discard / cancel question (``CTRG_UNSAVED``), so the GUI only shows the question."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+ANSWER_ENV = "CTRG_UNSAVED"
+ANSWERS = ("save", "discard", "cancel")
+
+
+def unsaved_answer() -> str:
+    """``CTRG_UNSAVED`` as ``save``, ``discard`` or ``cancel``; ``ask`` when unset or anything else."""
+    value = os.environ.get(ANSWER_ENV, "").strip().lower()
+    return value if value in ANSWERS else "ask"
+
+
+@dataclass(frozen=True)
+class UnsavedWork:
+    """``report``: the report has edits not saved or accepted; ``masks``: the names of the masks
+    when the mask set has changes not saved."""
+
+    report: bool = False
+    masks: tuple[str, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return self.report or bool(self.masks)
+
+    def describe(self) -> str:
+        """One sentence for the question, e.g. "The report has edits and 2 masks (lung, Mask 2)
+        have changes that were not saved."."""
+        parts = []
+        if self.report:
+            parts.append("the report has edits")
+        if self.masks:
+            shown = ", ".join(self.masks[:4]) + (", ..." if len(self.masks) > 4 else "")
+            noun = "mask" if len(self.masks) == 1 else "masks"
+            verb = "has" if len(self.masks) == 1 else "have"
+            parts.append(f"{len(self.masks)} {noun} ({shown}) {verb} changes")
+        if not parts:
+            return "Nothing is unsaved."
+        text = " and ".join(parts) + " that were not saved."
+        return text[0].upper() + text[1:]
+
+
+def unsaved_work(document=None, masks=None) -> UnsavedWork:
+    """The unsaved part of a report ``document`` (``is_modified``) and a mask set (``is_modified``,
+    iterable of masks with ``name`` and ``array``: only non-empty masks count)."""
+    report = document is not None and bool(document.is_modified)
+    names: tuple[str, ...] = ()
+    if masks is not None and masks.is_modified:
+        names = tuple(m.name for m in masks if m.array.any())
+    return UnsavedWork(report, names)
