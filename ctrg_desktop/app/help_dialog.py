@@ -4,32 +4,39 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
+from ctrg_desktop.app.interaction.bindings import DEFAULT_DRAGS, help_rows
+
 MOUSE = [
     ("Wheel", "Next / previous slice"),
-    ("Ctrl+wheel, Ctrl+right drag", "Zoom"),
+    ("Ctrl+wheel", "Zoom"),
     ("Left click / drag", "Move the linked crosshair (Navigate tool), window/level or measure"),
-    ("Shift+left drag, right drag", "Window / level"),
-    ("Middle drag", "Pan"),
-    ("Double click", "Maximise the view / back to the layout"),
+    ("Double click", "Maximise the view / back to the layout (the crosshair stays)"),
     ("3D view: left / middle / right drag", "Rotate / pan / zoom"),
 ]
 KEYS_IN_VIEW = [
-    ("Up, Right / Down, Left", "Next / previous slice"),
-    ("Page Up / Page Down", "10 slices forward / back"),
-    ("Home / End", "First / last slice"),
+    ("Up, Right / Down, Left", "Next / previous slice of the view under the mouse"),
+    ("Page Up / Page Down", "10 slices forward / back (view under the mouse)"),
+    ("Home / End", "First / last slice (view under the mouse)"),
     ("R", "Reset the view"),
+]
+REPORT = [
+    ("Click a sentence", "Select it, show its structure and go to its best patch inside the study"),
+    ("Up / Down in the focused Report list", "Move the selection (the views stay)"),
+    ("Enter in the focused Report list", "Go to the selected sentence's best patch"),
+    ("Double click, F2", "Edit the sentence"),
 ]
 
 
 class HelpDialog(QtWidgets.QDialog):
-    """A table of shortcuts: ``actions`` are the window's QActions with shortcuts."""
+    """A table of shortcuts: ``actions`` are the window's QActions with shortcuts, ``drags`` the
+    slice views' mouse drags (:mod:`~ctrg_desktop.app.interaction.bindings`)."""
 
-    def __init__(self, actions, parent=None):
+    def __init__(self, actions, parent=None, drags: dict | None = None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard and mouse")
         rows = [(a.shortcut().toString(), a.text().replace("&", "").rstrip(".")) for a in actions
                 if not a.shortcut().isEmpty()]
-        rows += KEYS_IN_VIEW + MOUSE
+        rows += KEYS_IN_VIEW + MOUSE[:3] + help_rows(drags or DEFAULT_DRAGS) + MOUSE[3:] + REPORT
         self.table = QtWidgets.QTableWidget(len(rows), 2)
         self.table.setHorizontalHeaderLabels(["Keys / mouse", "Action"])
         for r, (key, text) in enumerate(rows):

@@ -12,6 +12,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ctrg_desktop import __version__
 from ctrg_desktop.app.drafting.controller import DraftingController
 from ctrg_desktop.app.editing.controller import EditingController
+from ctrg_desktop.app.interaction.bindings import drag_bindings
+from ctrg_desktop.app.interaction.key_router import KeyRouter
 from ctrg_desktop.app.interaction.state import ViewerState
 from ctrg_desktop.app.loader import LoadResult, StudyLoader
 from ctrg_desktop.app.overlay_render import SliceOverlays
@@ -99,6 +101,8 @@ class MainWindow(QtWidgets.QMainWindow):
             view.hovered.connect(self._show_readout)
             view.measured.connect(lambda mm: self.status.message(f"Distance: {mm:.1f} mm"))
             view.tools.double_clicked = self.layout_widget.toggle_maximised
+            view.tools.bindings = drag_bindings(self.settings["mouse_drag"])
+        self.key_router = KeyRouter(self)  # slice keys go to the view under the mouse
         self.state.cursor_changed.connect(lambda _old: self._show_readout(
             self.state.cursor, self.state.cursor_world(), self.state.value_at(self.state.cursor)))
         self.state.window_changed.connect(self._sync_preset_box)
@@ -453,7 +457,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_help(self) -> None:
         from ctrg_desktop.app.help_dialog import HelpDialog
 
-        dialog = HelpDialog(self.actions_, self)
+        dialog = HelpDialog(self.actions_, self, drags=self.slice_views["axial"].tools.bindings)
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.help_dialog = dialog

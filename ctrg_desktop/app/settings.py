@@ -16,7 +16,8 @@ from ctrg_desktop.resources import APP_NAME
 
 MAX_RECENT = 10
 DEFAULTS = {"geometry": "", "state": "", "last_folder": "", "recent": [], "preset": "mediastinum",
-            "layout": "2x2", "volume_preset": "soft tissue", "window_presets": {}}
+            "layout": "2x2", "volume_preset": "soft tissue", "window_presets": {},
+            "mouse_drag": {}}  # mouse_drag: e.g. {"right": "zoom"} (ctrg_desktop.app.interaction.bindings)
 
 
 def config_dir() -> Path:

@@ -17,11 +17,26 @@ _ANCHORS = {
 COLORMAPS = tuple(_ANCHORS)
 
 
+def single_hue(colour: str) -> list[tuple[float, float, float]] | None:
+    """Anchors of a one-colour map for ``"#rrggbb"``: a dark shade, the colour, a light tint
+    (``None`` for anything else)."""
+    text = str(colour)
+    if len(text) != 7 or text[0] != "#":
+        return None
+    try:
+        rgb = np.array([int(text[n:n + 2], 16) / 255.0 for n in (1, 3, 5)])
+    except ValueError:
+        return None
+    return [tuple(0.45 * rgb), tuple(rgb), tuple(rgb + 0.55 * (1.0 - rgb))]
+
+
 def colormap_table(name: str, n: int = 256) -> np.ndarray:
-    """``(n, 3)`` RGB values in 0..1 for ``name`` (one of :data:`COLORMAPS`)."""
-    if name not in _ANCHORS:
-        raise ValueError(f"unknown colour map {name!r}; choose one of {', '.join(COLORMAPS)}")
-    anchors = np.asarray(_ANCHORS[name], dtype=np.float64)
+    """``(n, 3)`` RGB values in 0..1 for ``name``: one of :data:`COLORMAPS`, or ``"#rrggbb"``
+    for a single-hue map of that colour (one colour per structure)."""
+    anchors = _ANCHORS.get(name) or single_hue(name)
+    if anchors is None:
+        raise ValueError(f"unknown colour map {name!r}; choose one of {', '.join(COLORMAPS)} or #rrggbb")
+    anchors = np.asarray(anchors, dtype=np.float64)
     x = np.linspace(0.0, 1.0, len(anchors))
     t = np.linspace(0.0, 1.0, n)
     return np.stack([np.interp(t, x, anchors[:, c]) for c in range(3)], axis=1)

@@ -16,6 +16,8 @@ into a preallocated buffer with one table lookup per pixel (see there).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ctrg_desktop.overlays.layers import HeatmapLayer, LabelMapLayer, Layer
@@ -244,7 +246,7 @@ class SliceCompositor:
             self._grey_rgba(grey, plane.dtype).take(plane.view(f"u{plane.dtype.itemsize}"), out=pixels)
             return out
         rows = tuple(self._rows(layer, blend) for layer, blend in drawn)
-        size = 256 * int(np.prod(rows, dtype=np.int64))
+        size = 256 * math.prod(rows)  # Python ints: 256**n of many heat maps overflows int64
         if any(blend.lut is None for _, blend in drawn) or size > self.max_table:
             rgb = composite_slice(volume, axis, index, grey, [layer for layer, _ in drawn], blends)
             out[..., :3] = rgb

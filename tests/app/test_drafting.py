@@ -156,7 +156,7 @@ def test_patch_click_selects_its_sentences_and_hover_tells(window, drafting, pha
     pos = _voxel_pos(axial, patch["centre_voxel"])
     qtbot.mouseMove(axial, pos)
     assert drafting.draft.structures[index].name in drafting.hover_text
-    assert f"#{patch['rank']}" in drafting.hover_text and "score" in drafting.hover_text
+    assert f"#{patch['rank']} of " in drafting.hover_text and "% of its attention" in drafting.hover_text
     assert drafting.report_panel.selected_refs() == []
     qtbot.mouseClick(axial, Qt.MouseButton.LeftButton, pos=pos)
     assert drafting.report_panel.selected_refs() == drafting.report_panel.model.refs(index)

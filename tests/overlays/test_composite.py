@@ -89,3 +89,20 @@ def test_slice_compositor_labels_past_the_table_float_volumes_and_fallback():
     heat.opacity = 0.0
     grey_only = compositor(volume, 0, 2, grey, [labels, heat])
     assert np.array_equal(grey_only[..., :3], np.repeat(grey(volume[2])[..., None], 3, axis=2))
+
+
+def test_many_heat_maps_in_their_own_colours_blend_layer_by_layer():
+    """Ten structures shown at once ("All"): 256**11 table keys would overflow int64; the
+    compositor must blend them one by one, each in its single-hue ``#rrggbb`` map."""
+    from ctrg_desktop.overlays.colormaps import colormap_table
+
+    rng = np.random.default_rng(0)
+    volume = rng.integers(-1000, 1000, (3, 8, 8)).astype(np.int16)
+    colours = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rng.integers(0, 256, (10, 3))]
+    layers = [HeatmapLayer(rng.random((3, 8, 8)).astype(np.float32), colormap=c, threshold=0.5, opacity=0.45)
+              for c in colours]
+    grey = GreyWindow(40, 400)
+    out = SliceCompositor()(volume, 0, 1, grey, layers, {})
+    np.testing.assert_array_equal(out[..., :3], composite_slice(volume, 0, 1, grey, layers, {}))
+    middle = colormap_table(colours[0])[128]
+    np.testing.assert_allclose(middle, [int(colours[0][n:n + 2], 16) / 255 for n in (1, 3, 5)], atol=0.01)

@@ -3,15 +3,19 @@
 One :class:`DraftingController` per window (``window.drafting``). It owns the worker, the
 Structures and Report docks and the evidence layers, and links them:
 
-* sentence chosen in the report -> its structure is focused (its patches bright, the others
-  dimmed) and every view moves to the structure's highest-scoring patch inside the study;
+* sentence clicked in the report -> its structure is focused (its patches bright, the others
+  dimmed) and every view moves to the structure's highest-scoring patch inside the study (none
+  there: the views stay and the status bar says so);
 * left click on a patch in a slice view -> the structure's sentences are selected;
-* hovering a patch -> tooltip with structure, rank and score.
+* hovering a patch -> tooltip with structure, rank and share of the structure's attention;
+* ticked structures: heat map and boxes in the structure's colour, a legend in each slice view,
+  their sentences tinted in the report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import time
 from pathlib import Path
 
@@ -19,6 +23,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ctrg_desktop.app.drafting.evidence import EvidenceLayers, geometry_mismatch, geometry_of
+from ctrg_desktop.app.drafting.legend import ViewLegend
 from ctrg_desktop.app.drafting.model_menu import default_model, zoo_models
 from ctrg_desktop.app.drafting.observations import by_structure, observations_of
 from ctrg_desktop.app.drafting.report_model import SentenceRef
@@ -27,6 +32,18 @@ from ctrg_desktop.app.drafting.structure_panel import StructurePanel
 from ctrg_desktop.app.drafting.worker import DraftOutcome, DraftWorker
 
 Qt = QtCore.Qt
+TOOLTIP_COLOURS = ("#fffbe6", "#111111")  #: hover tooltip background, text: legible over any image
+
+
+def tooltip_palette() -> QtGui.QPalette:
+    """Dark text on a light background for the patch tooltip (the views' own palette is dark)."""
+    palette = QtGui.QPalette(QtWidgets.QToolTip.palette())
+    for group in (QtGui.QPalette.ColorGroup.Active, QtGui.QPalette.ColorGroup.Inactive):
+        palette.setColor(group, QtGui.QPalette.ColorRole.ToolTipBase, QtGui.QColor(TOOLTIP_COLOURS[0]))
+        palette.setColor(group, QtGui.QPalette.ColorRole.ToolTipText, QtGui.QColor(TOOLTIP_COLOURS[1]))
+    return palette
+
+
 DRAFT_FILTER = "Draft reports (*.json);;All files (*)"
 #: status-bar progress and text per stage of a draft
 STAGE_PROGRESS = {"start": (0.05, "starting the model process"), "load": (0.2, "loading the model"),
@@ -75,6 +92,7 @@ class DraftingController(QtCore.QObject):
         window.statusBar().insertPermanentWidget(0, self.device_label)
         self._update_device_label()
         window.study_opened.connect(self._on_study_opened)
+        self.legends = {name: ViewLegend(view) for name, view in window.slice_views.items()}
         for view in window.slice_views.values():
             view.hovered.connect(lambda kji, world, hu, v=view: self._hover(v, kji))
             view.installEventFilter(self)
@@ -268,6 +286,7 @@ class DraftingController(QtCore.QObject):
         self.evidence, self.draft, self.focused, self.draft_path = None, None, None, None
         self.report_panel.clear()
         self.structure_panel.set_structures([])
+        self._evidence_changed()
 
     def set_structure_shown(self, index: int, on: bool) -> None:
         """Show or hide structure ``index``'s heat map and patches (the Structures boxes call this)."""
@@ -278,6 +297,20 @@ class DraftingController(QtCore.QObject):
         if not on and self.focused == index:
             self.focused = None
             self.evidence.focus(None)
+        if not on:  # its sentences are no longer highlighted
+            panel = self.report_panel
+            kept = [r for r in panel.selected_refs() if r.structure != index]
+            panel._select([panel.model.index_of(r) for r in kept], QtCore.QModelIndex(), scroll=False)
+        self._evidence_changed()
+
+    def _evidence_changed(self) -> None:
+        """The legends and the report's tinted sentences follow the shown structures."""
+        shown = sorted(self.evidence.shown) if self.evidence is not None else []
+        structures = self.draft.structures if self.draft is not None else []
+        entries = [(structures[i].name, structures[i].colour, self.focused in (None, i)) for i in shown]
+        for legend in self.legends.values():
+            legend.set(entries)
+        self.report_panel.model.set_highlighted(shown)
 
     def focus_structure(self, index: int) -> None:
         """Show structure ``index`` (ticked), bright; the other shown structures are dimmed."""
@@ -287,12 +320,17 @@ class DraftingController(QtCore.QObject):
         self.focused = index
         self.structure_panel.show_checked(index, True)
         self.structure_panel.highlight(index)
+        self._evidence_changed()
 
     def best_patch(self, index: int) -> dict | None:
-        """Structure ``index``'s highest-scoring top patch whose centre lies in the study."""
-        patches = sorted(self.draft.structures[index].top_patches, key=lambda p: -p["score"])
-        inside = [p for p in patches if p.get("inside_study", True)]
-        return (inside or patches or [None])[0]
+        """Structure ``index``'s highest-scoring top patch whose centre lies in the study (``None``
+        when all of them lie in the padding around it)."""
+        shape = self.window.volume.shape if self.window.volume is not None else None
+        for p in sorted(self.draft.structures[index].top_patches, key=lambda p: -p["score"]):
+            centre = np.round(np.asarray(p["centre_voxel"], float))
+            if p.get("inside_study", True) and (shape is None or all(0 <= c < n for c, n in zip(centre, shape))):
+                return p
+        return None
 
     def choose_sentence(self, ref: SentenceRef, scroll: bool = True) -> None:
         """Focus the sentence's structure and move every view to its best patch (``scroll``: bring
@@ -320,13 +358,15 @@ class DraftingController(QtCore.QObject):
             view.render_now()
 
     def go_to_patch(self, index: int, patch: dict | None = None) -> None:
+        """Move the views to ``patch`` (default: the best inside the study), clamped to the study."""
         patch = patch or self.best_patch(index)
-        if patch is None:
-            return
-        self.window.state.set_cursor(np.round(np.asarray(patch["centre_voxel"], float)))
         s = self.draft.structures[index]
-        self.window.status.message(f"{s.name}: patch #{patch['rank']} (score {patch['score']:.4g}) at voxel "
-                                   f"{', '.join(str(int(round(v))) for v in patch['centre_voxel'])}")
+        if patch is None:
+            self.window.status.message(f"{s.name}: no attended patch lies inside the study (the views stay)")
+            return
+        self.window.state.set_cursor(np.round(np.asarray(patch["centre_voxel"], float)))  # clamped
+        self.window.status.message(f"{self.evidence.describe(index, patch)}, at voxel "
+                                   f"{', '.join(str(v) for v in self.window.state.cursor)}")
 
     def show_structure(self, name: str | None = None) -> int:
         """Focus structure ``name`` (default: the first one the draft mentions), select its first
@@ -357,11 +397,11 @@ class DraftingController(QtCore.QObject):
                 QtWidgets.QToolTip.hideText()
                 self._tooltip_shown = False
             return
-        uniform = 1.0 / float(self.draft.preprocessing.get("num_patches", 1) or 1)
-        lines = [f"{self.draft.structures[i].name}: patch #{p['rank']}, score {p['score']:.4g} "
-                 f"({p['score'] / uniform:.1f}x uniform)" for i, p in hits]
-        self.hover_text = "\n".join(lines)
-        QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), self.hover_text, view)
+        self.hover_text = "\n".join(self.evidence.describe(i, p) for i, p in hits)
+        rows = "".join(f"<tr><td style='color:{self.draft.structures[i].colour}'>&#9632;</td>"
+                       f"<td><nobr>{html.escape(self.evidence.describe(i, p))}</nobr></td></tr>" for i, p in hits)
+        QtWidgets.QToolTip.setPalette(tooltip_palette())
+        QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), f"<table>{rows}</table>", view)
         self._tooltip_shown = True
 
     def patch_clicked(self, view, kji) -> int | None:

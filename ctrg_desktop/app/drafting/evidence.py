@@ -5,7 +5,8 @@ the *model grid* (the study resampled and cropped/padded, ``preprocessing.model_
 it over the study, every study voxel is mapped through LPS world space onto the model grid and
 takes the value of the patch it falls in (0 outside the model grid). The top-K patches are
 already in study voxel edges (``box_voxels``) and become :class:`~ctrg_desktop.overlays.Box`
-outlines in the structure's colour.
+outlines in the structure's colour; the heat map is drawn in that colour too (a single-hue
+map), so several structures shown at once stay apart.
 """
 
 from __future__ import annotations
@@ -186,8 +187,10 @@ class EvidenceLayers:
             heat = self.heat_array(index)
             if heat is not None:
                 threshold, top = heat_levels(self.draft.attention[index])
-                # "hot" from a third up: the lowest shown patches are red, the strongest white
-                self.layers.add(HeatmapLayer(heat, colormap="hot", threshold=threshold,
+                # the structure's own colour, darker for the lowest shown patches, lighter for the strongest
+                colour = self.draft.structures[index].colour
+                colormap = colour if str(colour).startswith("#") and len(str(colour)) == 7 else "hot"
+                self.layers.add(HeatmapLayer(heat, colormap=colormap, threshold=threshold,
                                              range=(threshold - 0.5 * (top - threshold), top),
                                              opacity=0.45, name=self.heat_name(name)))
             self.layers.add(BoxLayer([b for b, _ in self.boxes(index)], name=self.box_name(name), line_width=2.0))
@@ -219,6 +222,21 @@ class EvidenceLayers:
         for index in list(self.shown):
             self.set_shown(index, False)
         self.focused = None
+
+    def share(self, index: int, patch: dict) -> float | None:
+        """The patch's share of structure ``index``'s attention, in % (``None`` without a map)."""
+        if self.draft.attention is None:
+            return None
+        row = np.asarray(self.draft.attention[index], dtype=np.float64)
+        total = float(row.sum())
+        return 100.0 * float(patch["score"]) / total if total > 0 else None
+
+    def describe(self, index: int, patch: dict) -> str:
+        """One tooltip line: structure, rank among its top patches, share of its attention."""
+        s = self.draft.structures[index]
+        share = self.share(index, patch)
+        what = f"{share:.1f} % of its attention" if share is not None else f"score {patch['score']:.3g}"
+        return f"{s.name}: patch #{patch['rank']} of {len(s.top_patches)}, {what}"
 
     def patches_at(self, kji, structures=None) -> list[tuple[int, dict]]:
         """(structure index, top-patch record) of the shown patches holding voxel ``kji``, focused first."""

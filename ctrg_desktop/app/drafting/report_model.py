@@ -92,6 +92,7 @@ class ReportModel(QtCore.QAbstractItemModel):
         self.editable = False
         self.on_edit: Callable[[SentenceRef, str], bool] | None = None
         self.on_move: Callable[[list[SentenceRef], int, int], bool] | None = None
+        self.highlighted: set[int] = set()  #: structures whose sentences are tinted (the ticked ones)
 
     # --- content --------------------------------------------------------------------------
     def set_rows(self, rows: list[StructureRow]) -> None:
@@ -123,6 +124,16 @@ class ReportModel(QtCore.QAbstractItemModel):
                 index = self.createIndex(n, 0, s + 1)
                 self.dataChanged.emit(index, index)
         return True
+
+    def set_highlighted(self, structures) -> None:
+        """Tint the sentences of ``structures`` (those ticked in the Structures panel) in their colour."""
+        structures = {int(s) for s in structures}
+        changed, self.highlighted = structures ^ self.highlighted, structures
+        for s in changed:
+            if s < len(self.rows) and self.rows[s].shown_sentences:
+                last = len(self.rows[s].shown_sentences) - 1
+                self.dataChanged.emit(self.createIndex(0, 0, s + 1), self.createIndex(last, 0, s + 1),
+                                      [Qt.ItemDataRole.BackgroundRole])
 
     def sentence_id(self, ref: SentenceRef) -> str:
         """The document id of ``ref`` ("" for a default row or rows without ids)."""
@@ -284,6 +295,12 @@ class ReportModel(QtCore.QAbstractItemModel):
             return None
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return self.text(ref)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if structure not in self.highlighted:
+                return None
+            tint = QtGui.QColor(row.colour)
+            tint.setAlpha(70)
+            return QtGui.QBrush(tint)
         if role == Qt.ItemDataRole.ToolTipRole:
             note = row.notes[ref.sentence] if row.mentioned and ref.sentence < len(row.notes) else ""
             return f"{self.text(ref)}\n\n{note}" if note else self.text(ref)

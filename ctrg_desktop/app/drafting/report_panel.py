@@ -1,7 +1,8 @@
 """The report dock: the draft's sentences grouped by structure, with where they came from.
 
-Clicking (or moving the keyboard cursor onto) a sentence emits ``sentence_chosen(SentenceRef)``;
-a structure row emits ``structure_chosen(index)``. ``select_structure(i)`` selects every sentence
+Clicking a sentence (or Enter on it) emits ``sentence_chosen(SentenceRef)``; a structure row
+emits ``structure_chosen(index)``. Moving the keyboard cursor only moves the selection: the
+views jump on a deliberate choice, never because the list got the focus back (after a dialog). ``select_structure(i)`` selects every sentence
 of a structure without emitting (used when a patch is clicked in a view). ``set_rows`` shows an
 edited report (keeping the selection, by sentence id, and the scroll position); the editing
 layer (:mod:`ctrg_desktop.app.editing`) adds its tool bar through ``tool_area``.
@@ -74,7 +75,9 @@ class ReportPanel(QtWidgets.QWidget):
         self.view.setExpandsOnDoubleClick(False)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setStyleSheet("QTreeView::item { padding: 3px; }"
-                                "QTreeView::item:selected { background: #ffd54f; color: black; }")
+                                "QTreeView::item:selected { background: #ffd54f; color: black; }"
+                                "QTreeView { border: 2px solid transparent; }"
+                                "QTreeView:focus { border: 2px solid #1e88e5; }")  # clearly focused
         self.notes = QtWidgets.QLabel()
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: #b26a00;")
@@ -88,9 +91,8 @@ class ReportPanel(QtWidgets.QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.notes)
         self._quiet = False
-        self._just_current = None
-        self.view.clicked.connect(self._on_clicked)
-        self.view.selectionModel().currentChanged.connect(self._on_current)
+        self.view.clicked.connect(self._emit_for)
+        self.view.activated.connect(self._on_activated)
 
     # --- content --------------------------------------------------------------------------
     def set_draft(self, draft, header: str = "") -> None:
@@ -169,16 +171,11 @@ class ReportPanel(QtWidgets.QWidget):
         if indexes and indexes[0].isValid():
             self.view.scrollTo(indexes[0], hint.EnsureVisible)
 
-    def _on_current(self, current, previous) -> None:
-        if not self._quiet:
-            self._just_current = current
-            self._emit_for(current)
-
-    def _on_clicked(self, index) -> None:
-        if self._just_current is not None and index == self._just_current:  # the press made it current: already handled
-            self._just_current = None
-            return
-        self._emit_for(index)  # a click on the current row moves the views again
+    def _on_activated(self, index) -> None:
+        """Enter (or the platform's activation) on a row: chosen, as by a click; a double click
+        opens the editor instead (the click before it already chose the row)."""
+        if QtWidgets.QApplication.mouseButtons() == Qt.MouseButton.NoButton and self.view.state() != self.view.State.EditingState:
+            self._emit_for(index)
 
     def _emit_for(self, index) -> None:
         ref = self.model.ref(index)

@@ -2,7 +2,7 @@
 segmentation masks as DICOM SEG or NIfTI; the report text to the clipboard.
 
 The content (:class:`~ctrg_desktop.export.ReportContent` of the edited document, the masks, the
-key images = grabs of the visible slice views with their overlays) is taken on the GUI thread;
+key images = the slice views at the chosen structures' best patches inside the study) is taken on the GUI thread;
 the files are written on a background thread, one export at a time, so the window stays live.
 ``finished(ExportOutcome)`` follows every export; a problem is shown as a message box with one
 line and the window stays usable.
@@ -90,25 +90,10 @@ class ExportActions(QtCore.QObject):
         return ReportContent.from_document(document, volume=self.window.volume, draft=self.controller.draft)
 
     def key_images(self) -> list[tuple[str, QtGui.QImage]]:
-        """The visible slice views as drawn now (overlays and evidence included), with captions."""
-        from ctrg_desktop.app.screenshot import array_to_qimage
+        """The slices through the chosen structures' best patches (:mod:`.key_images`)."""
+        from ctrg_desktop.app.editing.key_images import key_images
 
-        window = self.window
-        if window.volume is None:
-            return []
-        drafting = self.controller.drafting
-        focus = ""
-        if drafting.draft is not None and drafting.focused is not None:
-            focus = f", evidence of {drafting.draft.structures[drafting.focused].name}"
-        images = []
-        for view in window.slice_views.values():
-            if not view.isVisible() or view.width() < 8:
-                continue
-            view.render_now()
-            count = window.volume.shape[view.axis]
-            caption = f"{view.name.capitalize()} slice {view.slice_index + 1} of {count}{focus}"
-            images.append((caption, array_to_qimage(view.grab_array())))
-        return images
+        return key_images(self.window)
 
     # --- running --------------------------------------------------------------------------
     @property

@@ -4,16 +4,20 @@
 * left button: move the linked crosshair (tool "navigate"), window/level (tool "window", or
   Shift+left anywhere), distance measurement (tool "measure"), or a tool in ``handlers``
   (the Segment menu's prompts and brush)
-* right drag: window/level; middle drag: pan; Ctrl+right drag: zoom; R: reset the view
-* double click: maximise / restore the view (handled by the layout through ``activated``)
+* other drags: :mod:`.bindings` (right: window/level, middle: pan, Ctrl+right: zoom); R: reset
+* double click: maximise / restore the view (the layout's ``double_clicked``); the crosshair
+  stays where it was before the double click's first press
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
+
+from ctrg_desktop.app.interaction.bindings import drag_bindings, drag_name
 
 Qt = QtCore.Qt
 
@@ -28,6 +32,8 @@ class SliceTools:
         self.start_value = None
         self.double_clicked = None  # callable(view name), set by the layout
         self.handlers: dict = {}  # more left-button tools: name -> object with press/move/release(view, x, y)
+        self.bindings = drag_bindings()  #: drag name ("right", "ctrl+right"...) -> window / zoom / pan
+        self._presses: list[tuple[float, tuple]] = []  # (time, cursor before) of recent left presses
 
     @property
     def state(self):
@@ -43,18 +49,16 @@ class SliceTools:
         button, mods = event.button(), event.modifiers()
         x, y = self._pos(event)
         self.start = (x, y)
-        if button == Qt.MouseButton.MiddleButton:
+        action = self.bindings.get(drag_name(button, mods))
+        if action == "pan":
             self.drag, self.start_value = "pan", self.view.display_to_world(x, y)
-        elif button == Qt.MouseButton.RightButton:
-            if mods & Qt.KeyboardModifier.ControlModifier:
-                self.drag = "zoom"
-                self.start_value = self.view.renderer.GetActiveCamera().GetParallelScale()
-            else:
-                self.drag, self.start_value = "window", (self.state.level, self.state.width)
+        elif action == "zoom":
+            self.drag, self.start_value = "zoom", self.view.renderer.GetActiveCamera().GetParallelScale()
+        elif action == "window":
+            self.drag, self.start_value = "window", (self.state.level, self.state.width)
         elif button == Qt.MouseButton.LeftButton:
             tool = self.state.tool
-            if mods & Qt.KeyboardModifier.ShiftModifier:
-                tool = "window"
+            self._presses = [*self._presses[-1:], (time.monotonic(), self.state.cursor)]
             if tool == "window":
                 self.drag, self.start_value = "window", (self.state.level, self.state.width)
             elif tool in self.handlers:
@@ -102,6 +106,13 @@ class SliceTools:
         self.drag = None
 
     def double_click(self, event) -> None:
+        """Maximise / restore; the crosshair goes back to where it was before the first click."""
+        self.drag = None
+        interval = QtWidgets.QApplication.doubleClickInterval() / 1000.0 + 0.25
+        recent = [cursor for t, cursor in self._presses if time.monotonic() - t <= interval]
+        if recent and event.button() == Qt.MouseButton.LeftButton:
+            self.state.set_cursor(recent[0])
+        self._presses = []
         if self.double_clicked is not None:
             self.double_clicked(self.view.name)
 

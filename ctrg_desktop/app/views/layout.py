@@ -20,7 +20,9 @@ class ViewLayout(QtWidgets.QWidget):
         self.grid = QtWidgets.QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(2)
-        self.setStyleSheet("background: #202020;")
+        # tooltips over the views take this style sheet: dark text on a light background
+        self.setStyleSheet("QWidget { background: #202020; } "
+                           "QToolTip { color: #111111; background: #fffbe6; border: 1px solid #777777; }")
         self.layout_name = "2x2"
         self.active = "axial"
         self._before_single = "2x2"
