@@ -78,7 +78,10 @@ def grounding_precision(topk_indices, fractions, structure_names: Sequence[str],
     from :func:`patch_fractions`. Returns ``{"per_structure": {name: precision or None},
     "mean": ..., "chance_per_structure": {...}, "chance_mean": ..., "studies": {name: count},
     "threshold": t, "k": K, "n_studies": B}``; a structure absent from every study is ``None``
-    and left out of the means.
+    and left out of the means. ``oracle_per_structure``: the precision of the K patches most covered
+    by the structure (the best any model can do on this grid: a structure thinner than half a patch
+    scores 0 whatever looks at it); ``attainable_mean``: the mean over structures whose oracle is
+    above 0.
     """
     idx = np.asarray(_numpy(topk_indices), dtype=np.int64)
     frac = np.asarray(fractions, dtype=np.float64)
@@ -97,21 +100,25 @@ def grounding_precision(topk_indices, fractions, structure_names: Sequence[str],
         raise ValueError(f"threshold must lie in (0, 1], got {threshold}")
     inside = frac >= threshold - 1e-9                        # (B, P, N)
     present = frac.sum(axis=1) > 0                          # (B, N): structure on the model grid
-    per, chance, studies = {}, {}, {}
+    per, chance, studies, oracle = {}, {}, {}, {}
     for s, name in enumerate(structure_names):
         if name in exclude:
             continue
         rows = np.nonzero(present[:, s])[0]
         studies[name] = int(len(rows))
         if not len(rows):
-            per[name] = chance[name] = None
+            per[name] = chance[name] = oracle[name] = None
             continue
+        best = np.argsort(-frac[rows, :, s], axis=1)[:, :k]     # (b', K) most covered patches
+        oracle[name] = float(np.take_along_axis(inside[rows, :, s], best, axis=1).mean())
         hits = inside[rows[:, None], idx[rows, s], s]          # (b', K)
         per[name] = float(hits.mean())
         chance[name] = float(inside[rows, :, s].mean())
     valid = [v for v in per.values() if v is not None]
     valid_chance = [v for v in chance.values() if v is not None]
+    attainable = [per[name] for name, v in oracle.items() if v]
     return {"per_structure": per, "mean": float(np.mean(valid)) if valid else None,
+            "oracle_per_structure": oracle, "attainable_mean": float(np.mean(attainable)) if attainable else None,
             "chance_per_structure": chance, "chance_mean": float(np.mean(valid_chance)) if valid_chance else None,
             "studies": studies, "threshold": float(threshold), "k": int(k), "n_studies": int(b)}
 

@@ -355,7 +355,8 @@ def summary_line(result: dict) -> str:
     line = (f"{result['meta']['n_studies']} studies | BLEU-1 {f(nlg['BLEU-1'])} BLEU-4 {f(nlg['BLEU-4'])} "
             f"METEOR {f(nlg['METEOR'])} ROUGE-L {f(nlg['ROUGE-L'])} CIDEr {f(nlg['CIDEr'])} | "
             f"CE P/R/F1 {f(ce['precision'])}/{f(ce['recall'])}/{f(ce['f1'])} | {recalls} | "
-            f"grounding {f(gr.get('mean'))} (chance {f(gr.get('chance_mean'))}) | "
+            f"grounding {f(gr.get('mean'))} (chance {f(gr.get('chance_mean'))}; "
+            f"where attainable {f(gr.get('attainable_mean'))}) | "
             f"top-K in body {f(body.get('share'))} (chance {f(body.get('chance'))}) | "
             f"observation AUROC {f(obs.get('mean'))} | distinct reports "
             f"{f(result['diversity']['generated']['distinct_reports'])}")

@@ -42,6 +42,10 @@ class EncoderConfig:
     position_bias: bool = True
     dropout: float = 0.0
     window: str = "paper"
+    #: Add each patch's HU histogram (:class:`ctrg_desktop.model.encoder.PatchIntensity`) to its
+    #: embedding: the tubelet LayerNorm removes a patch's absolute density, which findings such as
+    #: emphysema, ground glass or calcification are made of.
+    intensity_features: bool = False
 
     def __post_init__(self):
         self.input_shape = tuple(int(v) for v in self.input_shape)

@@ -10,6 +10,9 @@ P = t*h*w in C order over (pk, pj, pi), the numbering of :class:`ctrg_desktop.im
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -94,6 +97,36 @@ class TransformerLayer(nn.Module):
         return tokens.view(b, h, w, t, dim).permute(0, 3, 1, 2, 4)
 
 
+#: HU bin edges of :class:`PatchIntensity` (air, emphysema, lung, ground glass, fat, soft tissue,
+#: contrast, calcification/bone; the window's clip bounds close the first and last bins).
+INTENSITY_EDGES_HU = (-950.0, -900.0, -800.0, -650.0, -450.0, -250.0, -100.0, -30.0, 30.0, 100.0, 180.0)
+
+
+class PatchIntensity(nn.Module):
+    """Tubelets (B, t, h, w, V) of windowed HU -> (B, t, h, w, dim): a linear map of each patch's
+    HU histogram (log1p(count) / log1p(V) per bin, so one calcified voxel of 2048 still shows)
+    plus its mean, standard deviation, minimum and maximum."""
+
+    def __init__(self, window, dim: int):
+        super().__init__()
+        edges = torch.tensor(window.normalise(np.array(INTENSITY_EDGES_HU, dtype=np.float32)))
+        self.register_buffer("edges", edges, persistent=False)
+        self.proj = nn.Linear(len(INTENSITY_EDGES_HU) + 1 + 4, dim)
+
+    def features(self, tubelets: torch.Tensor) -> torch.Tensor:
+        """(B, t, h, w, V) -> (B, t, h, w, bins + 4)."""
+        voxels = tubelets.shape[-1]
+        at_least = torch.stack([(tubelets >= e).sum(-1) for e in self.edges], dim=-1).to(tubelets.dtype)
+        full = torch.full_like(at_least[..., :1], voxels)
+        counts = torch.cat([full, at_least], -1) - torch.cat([at_least, torch.zeros_like(full)], -1)
+        hist = torch.log1p(counts) / math.log1p(voxels)
+        stats = torch.stack([tubelets.mean(-1), tubelets.std(-1), tubelets.amin(-1), tubelets.amax(-1)], dim=-1)
+        return torch.cat([hist, stats], dim=-1)
+
+    def forward(self, tubelets: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.features(tubelets))
+
+
 class VolumeEncoder(nn.Module):
     """(B, 1, D, H, W) or (B, D, H, W) volume -> patch features (B, t*h*w, dim)."""
 
@@ -107,6 +140,7 @@ class VolumeEncoder(nn.Module):
         self.temporal = nn.ModuleList(TransformerLayer(config) for _ in range(config.temporal_depth))
         self.position_bias = ContinuousPositionBias(config.heads) if config.position_bias else None
         self.norm = nn.LayerNorm(config.dim)
+        self.intensity = PatchIntensity(config.hu_window, config.dim) if config.intensity_features else None
 
     def patchify(self, volume: torch.Tensor) -> torch.Tensor:
         """(B, 1, D, H, W) -> tubelets (B, t, h, w, pd*ph*pw)."""
@@ -120,7 +154,10 @@ class VolumeEncoder(nn.Module):
         return x.permute(0, 1, 3, 5, 2, 4, 6).reshape(volume.shape[0], t, h, w, pd * ph * pw)
 
     def forward(self, volume: torch.Tensor) -> torch.Tensor:
-        grid = self.patch_embed(self.patchify(volume))
+        tubelets = self.patchify(volume)
+        grid = self.patch_embed(tubelets)
+        if self.intensity is not None:
+            grid = grid + self.intensity(tubelets)
         b, t, h, w, dim = grid.shape
         bias = self.position_bias(h, w) if self.position_bias is not None else None
         for layer in self.spatial:

@@ -59,6 +59,17 @@ def test_known_precision(smap):
     assert with_others["per_structure"]["others"] == 1.0
 
 
+def test_oracle_is_the_best_any_model_can_do_on_the_grid(smap):
+    frac = patch_fractions(smap, GRID, 3)
+    topk = np.array([[_patch(0, 0, 0), _patch(4, 4, 4)], [_patch(0, 4, 0), _patch(0, 4, 4)], [0, 1]])
+    out = grounding_precision(topk, frac, NAMES)
+    # lung fills one patch fully (the 2nd best holds none); bone's best two hold 75 % and 50 %
+    assert out["oracle_per_structure"] == {"lung": 0.5, "bone": 1.0}
+    thin = grounding_precision(topk, frac, NAMES, threshold=0.8)  # no patch is 80 % bone
+    assert thin["oracle_per_structure"]["bone"] == 0.0
+    assert thin["attainable_mean"] == thin["per_structure"]["lung"]  # bone cannot count
+
+
 def test_batch_pools_studies_where_the_structure_is_present(smap):
     no_bone = np.where(smap == BONE, -1, smap)
     frac = np.stack([patch_fractions(smap, GRID, 3), patch_fractions(no_bone, GRID, 3)])

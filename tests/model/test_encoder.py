@@ -47,3 +47,38 @@ def test_wrong_input_shape_is_a_value_error():
     encoder = VolumeEncoder(ModelConfig.tiny().encoder)
     with pytest.raises(ValueError, match="does not match"):
         encoder(torch.randn(1, 1, 16, 32, 40))
+
+
+def test_patch_intensity_counts_voxels_per_hu_bin():
+    import math
+
+    import numpy as np
+
+    from ctrg_desktop.imaging.window import PAPER_WINDOW
+    from ctrg_desktop.model.encoder import PatchIntensity
+
+    hu = np.array([[-1000, -960, -500, 0, 0, 150, 400, -2000]], dtype=np.float32)  # out-of-window clipped
+    tubelets = torch.tensor(PAPER_WINDOW.normalise(hu))
+    features = PatchIntensity(PAPER_WINDOW, 8).features(tubelets)
+    counts = torch.expm1(features[0, :12] * math.log1p(8)).round()
+    # bins: <-950 | -950..-900 | ... | -650..-450 | ... | -30..30 | 30..100 | 100..180 | >=180
+    assert counts.tolist() == [3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 1, 1]
+    assert features.shape == (1, 12 + 4)
+
+
+def test_intensity_features_tell_apart_patches_that_layernorm_makes_equal():
+    import dataclasses
+
+    from ctrg_desktop.model import ModelConfig
+    from ctrg_desktop.model.encoder import VolumeEncoder
+
+    config = dataclasses.replace(ModelConfig.tiny().encoder, intensity_features=True)
+    torch.manual_seed(0)
+    noise = torch.randn(1, 1, 16, 32, 32) * 0.02
+    dense, lucent = noise + 0.5, noise - 0.5  # same pattern, another density
+    plain = VolumeEncoder(dataclasses.replace(config, intensity_features=False)).eval()
+    with torch.no_grad():
+        assert torch.allclose(plain.patch_embed(plain.patchify(dense)), plain.patch_embed(plain.patchify(lucent)),
+                              atol=1e-4)
+        encoder = VolumeEncoder(config).eval()
+        assert not torch.allclose(encoder(dense), encoder(lucent), atol=1e-3)
