@@ -72,21 +72,6 @@ def resolve_device(device: str | None):
     return resolve(device)
 
 
-def _load_legend(root: Path) -> dict | None:
-    """The label legend of a phantom dataset (``dataset.json``), else the phantoms' built-in one."""
-    meta = root / "dataset.json"
-    if meta.is_file():
-        try:
-            legend = json.loads(meta.read_text()).get("label_legend")
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read {meta}: {exc}") from exc
-        if legend:
-            return legend
-    from ctrg_desktop.data.phantoms.labelmap import STRUCTURE_OF_LABEL
-
-    return dict(STRUCTURE_OF_LABEL)
-
-
 def evaluate_model(model, dataset_root, split: str = "test", limit: int | None = None,
                    batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "auto",
                    retrieval_ks=(10, 50, 100), grounding_threshold: float = 0.5, meteor: bool = True,
@@ -133,7 +118,7 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     import torch
     import torch.nn.functional as F
 
-    from ctrg_desktop.data.ctrate import CTRateDataset
+    from ctrg_desktop.data.ctrate import CTRateDataset, label_legend
     from ctrg_desktop.data.labels import CT_RATE_LABELS
     from ctrg_desktop.evaluation.clinical import clinical_efficacy, label_reports
     from ctrg_desktop.evaluation.diversity import diversity
@@ -159,7 +144,7 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     if not records:
         raise ValueError(f"no studies in split {split!r} of {dataset.root}")
     studies = StudyDataset(records, cfg, cache_dir=cache_dir)
-    legend = _load_legend(dataset.root) if any(r.label_map_path for r in records) else None
+    legend = label_legend(dataset.root) if any(r.label_map_path for r in records) else None
     generation_kwargs = dict(generation_kwargs)
     if not generation_kwargs.get("max_length"):
         generation_kwargs["max_length"] = generation_budget(cfg)
