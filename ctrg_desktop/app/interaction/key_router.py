@@ -1,8 +1,9 @@
 """Slice keys go to the slice view under the mouse, whichever widget has the keyboard focus.
 
 Arrows, Page Up/Down and Home/End (no modifier) pressed anywhere in the window while the mouse
-is over a slice view scroll that view; a text editor being typed into keeps them. Elsewhere the
-keys go to the focused widget as usual (the Report list, when it is focused and under the mouse).
+is over a slice view scroll that view; a text editor being typed into, and a slice view that has
+the focus, keep them. Elsewhere the keys go to the focused widget as usual (the Report list, when
+it is focused and under the mouse).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class KeyRouter(QtCore.QObject):
         if (event.key() not in SLICE_KEYS or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
                 or view is None or obj is view or not view.isVisible()):
             return False
+        if obj in self.window.slice_views.values():
+            return False  # a slice view with the keyboard focus scrolls itself
         if not isinstance(obj, QtWidgets.QWidget) or obj.window() is not self.window:
             return False
         if isinstance(obj, TEXT_INPUTS) or isinstance(obj.parentWidget(), TEXT_INPUTS):
