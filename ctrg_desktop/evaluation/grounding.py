@@ -151,8 +151,12 @@ def label_body_mask(on_grid: np.ndarray) -> np.ndarray:
 
 
 def input_body_mask(model_input: np.ndarray, window, hu: float = BODY_HU) -> np.ndarray:
-    """Body voxels of a model input (HU scaled by ``window``, an ``HUWindow``): above ``hu``."""
-    return np.asarray(model_input) > window.normalise(np.array([hu], dtype=np.float32))[0]
+    """Body voxels of a model input (HU scaled by ``window``, an ``HUWindow``): above ``hu``, with
+    the holes of each axial slice filled (the lungs and airways lie inside the body)."""
+    from scipy.ndimage import binary_fill_holes
+
+    dense = np.asarray(model_input) > window.normalise(np.array([hu], dtype=np.float32))[0]
+    return np.stack([binary_fill_holes(plane) for plane in dense]) if dense.ndim == 3 else binary_fill_holes(dense)
 
 
 def body_fractions(body: np.ndarray, patch_grid: PatchGrid) -> np.ndarray:
@@ -186,4 +190,4 @@ def in_body_share(topk_indices, fractions, structure_names: Sequence[str], metho
             "chance": None if not frac.size else float(inside.mean()),
             "n_studies": int(idx.shape[0]), "k": int(idx.shape[2]), "methods": counts,
             "rule": f"more than half of a patch's voxels in the body: label > 0 in the label map, "
-                    f"else HU > {BODY_HU:g} in the model input"}
+                    f"else HU > {BODY_HU:g} in the model input, holes filled per slice"}
