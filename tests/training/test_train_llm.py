@@ -116,7 +116,8 @@ def test_demo_llm_config_starts_from_the_demo_zoo_model():
     assert cfg.stage == "report" and cfg.freeze_visual and cfg.learning_rate == 1e-4
     config, parent = resolve_model_config(cfg)
     assert parent is not None and parent.name == "demo" and (parent / "model.safetensors").is_file()
-    assert config.encoder == ModelConfig.demo().encoder and config.observer == ModelConfig.demo().observer
+    bundled = ModelConfig.load(CONFIGS.parent / "model" / "demo_v3.json")  # the demo model's own config
+    assert config.encoder == bundled.encoder and config.observer == bundled.observer
     llm = config.decoder.llm
     assert config.decoder.kind == "llm" and llm.base == "smollm2" and (llm.lora_r, llm.lora_alpha) == (32, 16)
     assert llm.base_sha256 == resolve_base("smollm2").sha256()
