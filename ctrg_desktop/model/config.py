@@ -289,15 +289,6 @@ class ModelConfig:
             del data["decoder"]["kind"], data["decoder"]["llm"]
         return data
 
-    @property
-    def visual_token_count(self) -> int:
-        """Tokens the decoder reads: N structure tokens, N*K patches, 18 observation tokens (per config)."""
-        n, k = self.observer.num_structures, self.observer.top_k
-        count = {"both": n + n * k, "structures": n, "patches": n * k}[self.observer.tokens]
-        if self.observation.enabled and self.observation.to_decoder:
-            count += 18
-        return count
-
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         """Inverse of :meth:`to_dict`; unknown or malformed fields raise ``ValueError``."""

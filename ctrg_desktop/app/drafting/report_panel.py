@@ -90,7 +90,6 @@ class ReportPanel(QtWidgets.QWidget):
         layout.addLayout(self.tool_area)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.notes)
-        self._quiet = False
         self.view.clicked.connect(self._emit_for)
         self.view.activated.connect(self._on_activated)
 
@@ -124,11 +123,7 @@ class ReportPanel(QtWidgets.QWidget):
             self._select([self.model.index_of(r) for r in ([first] + [r for r in refs if r != first])],
                          QtCore.QModelIndex(), scroll=False)
         elif current_structure is not None and current_structure < len(self.model.rows):
-            self._quiet = True
-            try:
-                self.view.setCurrentIndex(self.model.structure_index(current_structure))
-            finally:
-                self._quiet = False
+            self.view.setCurrentIndex(self.model.structure_index(current_structure))
         self.view.verticalScrollBar().setValue(scroll)
 
     def clear(self) -> None:
@@ -155,14 +150,10 @@ class ReportPanel(QtWidgets.QWidget):
             if index.isValid():
                 selection.select(index, index)
         model = self.view.selectionModel()
-        self._quiet = True
-        try:
-            flags = QtCore.QItemSelectionModel.SelectionFlag
-            model.select(selection, flags.ClearAndSelect)
-            if indexes and indexes[0].isValid():
-                model.setCurrentIndex(indexes[0], flags.NoUpdate)
-        finally:
-            self._quiet = False
+        flags = QtCore.QItemSelectionModel.SelectionFlag
+        model.select(selection, flags.ClearAndSelect)
+        if indexes and indexes[0].isValid():
+            model.setCurrentIndex(indexes[0], flags.NoUpdate)
         if not scroll:
             return
         hint = QtWidgets.QAbstractItemView.ScrollHint
