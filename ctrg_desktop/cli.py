@@ -84,7 +84,8 @@ def _cmd_generate(args) -> int:
     read_done = time.perf_counter()
     model = load_model(args.model, device="cpu")
     loaded = time.perf_counter()
-    draft = draft_report(volume, model, device=args.device, num_beams=args.num_beams, max_length=args.max_length)
+    draft = draft_report(volume, model, device=args.device, num_beams=args.num_beams, max_length=args.max_length,
+                         guide=args.guide == "on")
     draft.add_timing("read", read_done - started)
     draft.add_timing("load", loaded - read_done)
     if not args.keep_source_path:  # the full path of a study often holds the patient's name or ID
@@ -159,11 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_phantoms)
 
+    from ctrg_desktop.evaluation.guide_calibration import add_calibrate_parser
     from ctrg_desktop.evaluation.runner import add_evaluate_parser
     from ctrg_desktop.training.cli import add_train_parser
 
     add_train_parser(sub)
     add_evaluate_parser(sub)
+    add_calibrate_parser(sub)
 
     p = sub.add_parser("generate", help="draft a report for a study with a model: sentences per structure, "
                                          "top patches, attention map, timings (JSON)")
@@ -174,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", help="SeriesInstanceUID to read when a folder holds several")
     p.add_argument("--num-beams", type=int, default=3)
     p.add_argument("--max-length", type=int, default=None, help="tokens (default: the decoder's max_length)")
+    p.add_argument("--guide", choices=("on", "off"), default="on",
+                   help="state the labels of the model's observation guide as its heads decide (if it has one)")
     p.add_argument("--quiet", action="store_true", help="do not print the sentences")
     p.add_argument("--keep-source-path", action="store_true",
                    help="write the study's full path into the draft (default: its file name only, since "

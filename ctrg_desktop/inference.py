@@ -244,12 +244,14 @@ def _read_observations(value) -> list[dict]:
     if not isinstance(value, list) or not all(isinstance(o, dict) and {"label", "probability"} <= set(o)
                                               for o in value):
         raise TypeError("'observations' (a list of {label, probability, structure})")
-    return [{"label": str(o["label"]), "probability": float(o["probability"]), "structure": o.get("structure")}
+    return [{"label": str(o["label"]), "probability": float(o["probability"]), "structure": o.get("structure"),
+             **({"threshold": float(o["threshold"])} if o.get("threshold") is not None else {})}
             for o in value]
 
 
-def observation_records(probabilities) -> list[dict]:
-    """18 probabilities in CT_RATE_LABELS order (or None) -> the draft's ``observations``."""
+def observation_records(probabilities, guide=None) -> list[dict]:
+    """18 probabilities in CT_RATE_LABELS order (or None) -> the draft's ``observations``; a label
+    of the observation ``guide`` also carries its ``threshold`` (the draft states it from there)."""
     from ctrg_desktop.data.labels import CT_RATE_LABELS, LABEL_STRUCTURES
 
     if probabilities is None:
@@ -257,7 +259,9 @@ def observation_records(probabilities) -> list[dict]:
     values = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     if values.shape != (len(CT_RATE_LABELS),):
         raise ValueError(f"{values.size} observation probabilities; the model should give {len(CT_RATE_LABELS)}")
-    return [{"label": label, "probability": round(float(p), 4), "structure": LABEL_STRUCTURES[label]}
+    guided = guide.labels if guide is not None else {}
+    return [{"label": label, "probability": round(float(p), 4), "structure": LABEL_STRUCTURES[label],
+             **({"threshold": guided[label].threshold} if label in guided else {})}
             for label, p in zip(CT_RATE_LABELS, values)]
 
 
@@ -355,7 +359,7 @@ def _geometry(volume: Volume) -> dict:
 def draft_report(volume: Volume, model, device="auto", structures=None, *, num_beams: int = 3,
                  max_length: int | None = None, min_length: int = 1, no_repeat_ngram_size: int = 0,
                  repetition_penalty: float = 1.0, progress=None,
-                 decode_threads: int | None = DECODE_THREADS) -> DraftReport:
+                 decode_threads: int | None = DECODE_THREADS, guide: bool = True) -> DraftReport:
     """Generate a :class:`DraftReport` for ``volume`` (module docstring).
 
     ``model``: a loaded ``StructureReportModel`` or a model-zoo name / model folder (loaded here,
@@ -366,7 +370,8 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
     ``ReportDecoder.generate`` (``max_length`` default: :func:`generation_budget`). The text is
     cleaned (module docstring). ``progress(stage)`` is called with "load", "preprocess", "encode",
     "decode" as each starts. ``decode_threads``: CPU threads while decoding (see :data:`DECODE_THREADS`;
-    None keeps torch's setting).
+    None keeps torch's setting). ``guide``: apply the model's observation guide, if it has one
+    (:mod:`ctrg_desktop.reports.observation_guide`; the changes are warnings).
     """
     import torch
 
@@ -423,8 +428,9 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
         model.train(was_training)
     timings["encode"], timings["decode"] = t_enc, t_dec
 
-    observations = observation_records(probs)
-    cleaned = clean_report(raw, {o["label"]: o["probability"] for o in observations})
+    guide = getattr(model, "observation_guide", None) if guide else None
+    observations = observation_records(probs, guide)
+    cleaned = clean_report(raw, {o["label"]: o["probability"] for o in observations}, guide)
     text = cleaned.text
     notes += cleaned.warnings
     parsed = parse_report(text, structure_set)

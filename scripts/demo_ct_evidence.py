@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     from ctrg_desktop.data.demo import ensure_demo_study
     from ctrg_desktop.data.labels import CT_RATE_LABELS
-    from ctrg_desktop.evaluation.grounding import body_fractions, in_body_share, input_body_mask
+    from ctrg_desktop.evaluation.grounding import in_body_share
+    from ctrg_desktop.imaging.coverage import body_fractions, input_body_mask
     from ctrg_desktop.evaluation.runner import load_model, load_structure_set_of
     from ctrg_desktop.inference import model_input
     from ctrg_desktop.io.readers import read_study

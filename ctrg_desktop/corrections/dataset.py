@@ -389,7 +389,7 @@ class CorrectionsDataset:
                                     for i, s in enumerate(document.structures)},
                          "overlaps": "a voxel in several masks holds the highest structure index"}
         if labels:
-            from ctrg_desktop.evaluation.labeller import label_report
+            from ctrg_desktop.reports.labeller import label_report
 
             found = label_report(findings)
             label_values = {k: int(found[k]) for k in CT_RATE_LABELS}
@@ -414,7 +414,7 @@ class CorrectionsDataset:
                          "structures": [{"name": s.name, "keywords": list(s.keywords)}
                                         for s in keyword_set.structures],
                          "changes": document.keyword_changes()},
-            "labels": label_values, "labeller": "ctrg_desktop.evaluation.labeller" if labels else None,
+            "labels": label_values, "labeller": "ctrg_desktop.reports.labeller" if labels else None,
             "volume": {"file": f"{name}.nii.gz", "shape": list(volume.shape),
                        "spacing": [float(s) for s in volume.spacing], "origin": [float(o) for o in volume.origin],
                        "direction": [[float(v) for v in row] for row in volume.direction],

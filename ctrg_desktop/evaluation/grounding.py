@@ -7,67 +7,26 @@ patches / top-K patches, pooled over the studies where the structure is present 
 grid at all. The catch-all "others" structure is excluded. ``chance`` is the precision of K
 patches drawn at random (the share of the grid's patches inside the structure), to compare with.
 
-Label maps hold fine labels; a legend (fine label -> structure name, e.g. the phantoms'
-``STRUCTURE_OF_LABEL`` or ``dataset.json``'s ``label_legend``) maps them to structures. The
-map is brought onto the model grid with nearest-neighbour resampling
-(:func:`ctrg_desktop.imaging.resample_labels`) against ``PreparedVolume.grid``.
+How much of each patch lies in each structure, or in the body, comes from
+:mod:`ctrg_desktop.imaging.coverage` (training's mask loss uses the same).
 
 **In-body share** (:func:`in_body_share`): the share of all structures' top-K patches that lie
 inside the patient. A patch is inside when more than half of its voxels on the model grid are
-body: label > 0 in the study's label map where there is one (:func:`label_body_mask`), else
-HU > -500 in the model input (:func:`input_body_mask`; the crop/pad fill of -1024 HU is outside).
+body: label > 0 in the study's label map where there is one, else HU > -500 in the model input
+(the crop/pad fill of -1024 HU is outside; :mod:`ctrg_desktop.imaging.coverage`).
 A model that reads the image keeps its patches in the body; ``chance`` is the body's share of
 the grid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ctrg_desktop.imaging.patches import PatchGrid
+from ctrg_desktop.imaging.coverage import BODY_HU
 
 OTHERS = "others"
-BODY_HU = -500.0  #: model-input voxels above this are body when there is no label map
-
-
-def legend_to_structure_map(legend: Mapping, structure_names: Sequence[str]) -> dict[int, int]:
-    """``{fine label: structure name}`` or ``dataset.json``'s ``{"3": {"structure": "lung"}}``
-    -> ``{fine label: structure index}``; names not in ``structure_names`` raise ``ValueError``."""
-    index = {name: i for i, name in enumerate(structure_names)}
-    out = {}
-    for value, entry in legend.items():
-        name = entry.get("structure") if isinstance(entry, Mapping) else entry
-        if name not in index:
-            raise ValueError(f"label {value} maps to unknown structure {name!r}")
-        out[int(value)] = index[name]
-    return out
-
-
-def structure_index_map(label_map: np.ndarray, legend: Mapping, structure_names: Sequence[str]) -> np.ndarray:
-    """Fine label map -> structure index per voxel (int16; -1 for background/unlisted labels)."""
-    mapping = legend_to_structure_map(legend, structure_names)
-    labels = np.asarray(label_map)
-    if labels.size and (labels.min() < 0):
-        raise ValueError("label maps hold non-negative labels")
-    lut = np.full(max(int(labels.max(initial=0)), max(mapping, default=0)) + 1, -1, dtype=np.int16)
-    for value, s in mapping.items():
-        lut[value] = s
-    return lut[labels.astype(np.int64)]
-
-
-def patch_fractions(structure_map: np.ndarray, patch_grid: PatchGrid, num_structures: int) -> np.ndarray:
-    """Share of each patch's voxels in each structure: (P, N) float, rows in PatchGrid order."""
-    smap = np.asarray(structure_map)
-    if smap.shape != tuple(patch_grid.shape):
-        raise ValueError(f"structure map shape {smap.shape} differs from the model grid {patch_grid.shape}")
-    (nk, nj, ni), (pd, ph, pw) = patch_grid.counts, patch_grid.patch
-    blocks = smap.reshape(nk, pd, nj, ph, ni, pw).transpose(0, 2, 4, 1, 3, 5).reshape(nk * nj * ni, -1)
-    out = np.zeros((blocks.shape[0], num_structures), dtype=np.float64)
-    for s in range(num_structures):
-        out[:, s] = (blocks == s).mean(axis=1)
-    return out
 
 
 def grounding_precision(topk_indices, fractions, structure_names: Sequence[str], threshold: float = 0.5,
@@ -75,8 +34,8 @@ def grounding_precision(topk_indices, fractions, structure_names: Sequence[str],
     """Top-K grounding precision per structure and its mean.
 
     ``topk_indices`` (N, K) or (B, N, K) flat patch indices; ``fractions`` (P, N) or (B, P, N)
-    from :func:`patch_fractions`. Returns ``{"per_structure": {name: precision or None},
-    "mean": ..., "chance_per_structure": {...}, "chance_mean": ..., "studies": {name: count},
+    from :func:`ctrg_desktop.imaging.coverage.patch_fractions`. Returns ``{"per_structure":
+    {name: precision or None}, "mean": ..., "chance_per_structure": {...}, "chance_mean": ..., "studies": {name: count},
     "threshold": t, "k": K, "n_studies": B}``; a structure absent from every study is ``None``
     and left out of the means. ``oracle_per_structure``: the precision of the K patches most covered
     by the structure (the best any model can do on this grid: a structure thinner than half a patch
@@ -127,49 +86,13 @@ def _numpy(x):
     return x.detach().cpu().numpy() if hasattr(x, "detach") else x
 
 
-def labels_on_grid(label_volume, prepared) -> np.ndarray:
-    """Label map (a Volume on the study's grid) -> labels on ``prepared.grid`` (nearest neighbour)."""
-    from ctrg_desktop.imaging.resample import resample_labels
-
-    labels = np.asarray(label_volume.array)
-    if labels.shape != prepared.study.shape:
-        raise ValueError(f"label map shape {labels.shape} differs from the study's {prepared.study.shape}")
-    return resample_labels(labels, label_volume, prepared.grid)
-
-
-def study_patch_fractions(label_volume, prepared, patch_grid: PatchGrid, legend: Mapping,
-                          structure_names: Sequence[str], on_grid: np.ndarray | None = None) -> np.ndarray:
-    """Label map (a Volume on the study's grid) -> (P, N) patch fractions on ``prepared.grid``
-    (``on_grid``: the map already brought there by :func:`labels_on_grid`)."""
-    on_grid = labels_on_grid(label_volume, prepared) if on_grid is None else on_grid
-    return patch_fractions(structure_index_map(on_grid, legend, structure_names), patch_grid, len(structure_names))
-
-
-def label_body_mask(on_grid: np.ndarray) -> np.ndarray:
-    """Body voxels of a label map on the model grid: every label but background (0)."""
-    return np.asarray(on_grid) > 0
-
-
-def input_body_mask(model_input: np.ndarray, window, hu: float = BODY_HU) -> np.ndarray:
-    """Body voxels of a model input (HU scaled by ``window``, an ``HUWindow``): above ``hu``, with
-    the holes of each axial slice filled (the lungs and airways lie inside the body)."""
-    from scipy.ndimage import binary_fill_holes
-
-    dense = np.asarray(model_input) > window.normalise(np.array([hu], dtype=np.float32))[0]
-    return np.stack([binary_fill_holes(plane) for plane in dense]) if dense.ndim == 3 else binary_fill_holes(dense)
-
-
-def body_fractions(body: np.ndarray, patch_grid: PatchGrid) -> np.ndarray:
-    """Share of each patch's voxels inside the body: (P,) in PatchGrid order."""
-    return patch_fractions(np.where(np.asarray(body, dtype=bool), 0, -1), patch_grid, 1)[:, 0]
-
-
 def in_body_share(topk_indices, fractions, structure_names: Sequence[str], methods: Sequence[str] | None = None,
                   threshold: float = 0.5) -> dict:
     """Share of the top-K patches inside the body (module docstring).
 
-    ``topk_indices`` (B, N, K); ``fractions`` (B, P) from :func:`body_fractions`; ``methods``: per
-    study, "label_map" or "hu" (how its body was found). Returns ``{"share", "per_structure",
+    ``topk_indices`` (B, N, K); ``fractions`` (B, P) from
+    :func:`ctrg_desktop.imaging.coverage.body_fractions`; ``methods``: per study, "label_map" or
+    "hu" (how its body was found). Returns ``{"share", "per_structure",
     "chance", "n_studies", "k", "methods": {method: count}, "rule"}``."""
     idx = np.asarray(_numpy(topk_indices), dtype=np.int64)
     frac = np.asarray(fractions, dtype=np.float64)

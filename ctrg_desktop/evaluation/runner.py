@@ -76,15 +76,18 @@ def evaluate_model(model, dataset_root, split: str = "test", limit: int | None =
                    batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = "auto",
                    retrieval_ks=(10, 50, 100), grounding_threshold: float = 0.5, meteor: bool = True,
                    reference_labels: str = "auto", cache_dir=None, include_reports: bool = True,
-                   progress=None, baseline_data=None, baseline_draws: int = 20, **generation_kwargs) -> dict:
+                   progress=None, baseline_data=None, baseline_draws: int = 20, guide: bool = True,
+                   **generation_kwargs) -> dict:
     """Generate reports for ``split`` of ``dataset_root`` and compute every metric (module docstring).
 
     ``model``: a :class:`StructureReportModel`, a checkpoint folder or a model-zoo name.
     ``split``: train, valid, test or all. ``limit``: the first N studies only. ``reference_labels``:
     "auto", "dataset" or "labeller". ``baseline_data``: the folder whose train split gives the
     baselines' training reports (default ``dataset_root``); ``baseline_draws``: random-report
-    draws. ``generation_kwargs`` go to ``ReportDecoder.generate`` (num_beams, max_length,
-    min_length, no_repeat_ngram_size, repetition_penalty). ``progress(done, total)`` after each batch.
+    draws. ``guide``: apply the model's observation guide (if it has one) as drafts do; the
+    result's ``guide`` names its labels and gives the CE of the same reports without it.
+    ``generation_kwargs`` go to ``ReportDecoder.generate`` (num_beams, max_length, min_length,
+    no_repeat_ngram_size, repetition_penalty). ``progress(done, total)`` after each batch.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}: use {', '.join(SPLITS)}")
@@ -106,14 +109,15 @@ def evaluate_model(model, dataset_root, split: str = "test", limit: int | None =
                          batch_size=batch_size, retrieval_ks=retrieval_ks, grounding_threshold=grounding_threshold,
                          meteor=meteor, reference_labels=reference_labels, cache_dir=cache_dir,
                          include_reports=include_reports, progress=progress, generation_kwargs=generation_kwargs,
-                         started=started, baseline_data=baseline_data, baseline_draws=baseline_draws)
+                         started=started, baseline_data=baseline_data, baseline_draws=baseline_draws,
+                         guide=getattr(model, "observation_guide", None) if guide else None)
     finally:
         model.train(was_training)
 
 
 def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size, retrieval_ks, grounding_threshold,
               meteor, reference_labels, cache_dir, include_reports, progress, generation_kwargs, started,
-              baseline_data, baseline_draws) -> dict:
+              baseline_data, baseline_draws, guide) -> dict:
     """The body of :func:`evaluate_model` once the model is on ``dev`` in eval mode."""
     import torch
     import torch.nn.functional as F
@@ -122,9 +126,9 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     from ctrg_desktop.data.labels import CT_RATE_LABELS
     from ctrg_desktop.evaluation.clinical import clinical_efficacy, label_reports
     from ctrg_desktop.evaluation.diversity import diversity
-    from ctrg_desktop.evaluation.grounding import (body_fractions, grounding_precision, in_body_share,
-                                                   input_body_mask, label_body_mask, labels_on_grid,
-                                                   study_patch_fractions)
+    from ctrg_desktop.evaluation.grounding import grounding_precision, in_body_share
+    from ctrg_desktop.imaging.coverage import (body_fractions, input_body_mask, label_body_mask, labels_on_grid,
+                                               study_patch_fractions)
     from ctrg_desktop.evaluation.nlg import nlg_metrics
     from ctrg_desktop.evaluation.observations import observation_auroc
     from ctrg_desktop.evaluation.retrieval import cosine_structure_similarity, recall_at_k
@@ -186,8 +190,8 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
             progress(min(start + batch_size, len(records)), len(records))
     gen_seconds = time.perf_counter() - gen_started
     observed = np.concatenate(probabilities) if all(p is not None for p in probabilities) else None
-    generated = [clean_text(raw, None if observed is None else dict(zip(CT_RATE_LABELS, observed[i].tolist())))
-                 for i, raw in enumerate(raw_generated)]
+    generated = [clean_text(raw, None if observed is None else dict(zip(CT_RATE_LABELS, observed[i].tolist())),
+                            guide) for i, raw in enumerate(raw_generated)]
 
     # clinical efficacy
     gen_labels = label_reports(generated)
@@ -198,6 +202,7 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     ref_labels = (np.array([[r.labels[k] for k in CT_RATE_LABELS] for r in records]) if use_dataset
                   else label_reports(references))
     ce = {**clinical_efficacy(gen_labels, ref_labels), "reference_source": "dataset" if use_dataset else "labeller"}
+    guided = _guide_figures(guide, raw_generated, observed, ref_labels, generated)
 
     # retrieval: reference reports (their structure texts) against the volumes
     with torch.no_grad():
@@ -241,6 +246,7 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
         "diversity": {"generated": diversity(generated), "reference": diversity(references)},
         "baselines": baselines,
         "observations": observations,
+        "guide": guided,
         "in_body": in_body,
     }
     if include_reports:
@@ -251,6 +257,22 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
                                                                gen_labels, ref_labels)]
     result["meta"]["seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _guide_figures(guide, raw_generated, observed, ref_labels, generated) -> dict:
+    """The observation guide's part: its labels, how many reports it changed, and the CE of the
+    same reports without it (the decoder alone), so one run shows both."""
+    from ctrg_desktop.data.labels import CT_RATE_LABELS
+    from ctrg_desktop.evaluation.clinical import clinical_efficacy, label_reports
+    from ctrg_desktop.reports.cleanup import clean_text
+
+    if guide is None or observed is None:
+        return {"applied": False, "labels": []}
+    plain = [clean_text(raw, dict(zip(CT_RATE_LABELS, observed[i].tolist()))) for i, raw in enumerate(raw_generated)]
+    without = clinical_efficacy(label_reports(plain), ref_labels)
+    return {"applied": True, "labels": list(guide.labels), "min_auroc": guide.min_auroc,
+            "reports_changed": int(sum(a != b for a, b in zip(plain, generated))),
+            "clinical_efficacy_without": {"micro": without["micro"], "macro": without["macro"]}}
 
 
 def _baselines(root, dataset, split: str, references, ref_labels, draws: int) -> dict:
@@ -345,6 +367,11 @@ def summary_line(result: dict) -> str:
             f"top-K in body {f(body.get('share'))} (chance {f(body.get('chance'))}) | "
             f"observation AUROC {f(obs.get('mean'))} | distinct reports "
             f"{f(result['diversity']['generated']['distinct_reports'])}")
+    guide = result.get("guide") or {}
+    if guide.get("applied"):
+        without = guide["clinical_efficacy_without"]
+        line += (f" | observation guide on {len(guide['labels'])} labels, {guide['reports_changed']} reports changed; "
+                 f"without it CE F1 {f(without['micro']['f1'])} macro {f(without['macro']['f1'])}")
     return line + "\n" + baseline_line(result) if "baselines" in result else line
 
 
@@ -359,6 +386,7 @@ def _cmd_evaluate(args) -> int:
             print(f"\r{done}/{total} studies", end="" if done < total else "\n", file=sys.stderr)
 
     result = evaluate_model(args.model, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
+                            guide=args.guide == "on",
                             device=args.device, meteor=not args.no_meteor, reference_labels=args.reference_labels,
                             grounding_threshold=args.grounding_threshold, cache_dir=args.cache_dir,
                             progress=progress, baseline_data=args.baseline_data, baseline_draws=args.baseline_draws,
@@ -397,6 +425,8 @@ def add_evaluate_parser(subparsers):
                         "give the model's training data when scoring --split all of another set)")
     p.add_argument("--baseline-draws", type=int, default=20, help="random training report draws")
     p.add_argument("--no-meteor", action="store_true", help="skip METEOR (no Java process)")
+    p.add_argument("--guide", choices=("on", "off"), default="on",
+                   help="apply the model's observation guide (if it has one), as drafts do")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
     return p

@@ -88,7 +88,7 @@ def mask_attention_loss(attention: torch.Tensor, coverage: torch.Tensor, power: 
     """KL(target || attention) per structure, where the target is coverage ** power normalised.
 
     attention (B, N, P) rows summing to 1; coverage (B, P, N): the share of each patch's voxels
-    inside each structure (:func:`ctrg_desktop.evaluation.grounding.patch_fractions`); ``valid``
+    inside each structure (:func:`ctrg_desktop.imaging.coverage.patch_fractions`); ``valid``
     (B,) bool: studies that have a label map. Structures absent from a study (zero coverage) are
     left out. Returns the mean over the (study, structure) pairs kept, 0 when there are none.
     """

@@ -1,8 +1,8 @@
 """The model zoo: resolve a model name to a folder, list the models, load one.
 
 A model folder holds ``config.json`` (the :class:`ModelConfig`, which names its tokenizer and
-the preprocessing it was trained with), ``model.safetensors`` (the weights) and ``card.md``
-(data, training command, metrics, limits); with an LLM decoder the weights are the visual part,
+the preprocessing it was trained with), ``model.safetensors`` (the weights), ``card.md``
+(data, training command, metrics, limits) and optionally ``observation_guide.json`` (``ctrg calibrate``); with an LLM decoder the weights are the visual part,
 the LoRA adapter and the projector, and the config names the base LLM and its SHA-256 (checked
 on load). Weights are read from safetensors only: pickle
 checkpoints (``.pt``, ``.pth``, ``.bin``, ``.ckpt``, ``.pkl``) can run code when loaded and are
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights_file, read_weights_header
+from ctrg_desktop.reports.observation_guide import GUIDE_NAME, load_guide
 
 CARD_NAME = "card.md"
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
@@ -450,6 +451,7 @@ def _load_folder(name_or_folder, folder: Path, version: Path, device, tokenizer)
     name = str(name_or_folder) if not Path(str(name_or_folder)).expanduser().exists() else folder.name
     model.zoo_info = ModelInfo(name=name, folder=str(folder), version=_file_sha256(weights)[:12],
                                config_hash=config_hash(config))
+    model.observation_guide = load_guide(version)
     return model
 
 
@@ -563,6 +565,8 @@ def register_model(source, name: str, card: str | None = None, zoo: Path | None 
             save_file(state, str(version / WEIGHTS_NAME), metadata={"format": "pt"})
             shutil.copy2(source / CONFIG_NAME, version / CONFIG_NAME)
             (version / CARD_NAME).write_text(card_text)
+            if (source / GUIDE_NAME).is_file():
+                shutil.copy2(source / GUIDE_NAME, version / GUIDE_NAME)
             for path in version.iterdir():
                 with open(path, "rb+") as f:
                     os.fsync(f.fileno())

@@ -13,11 +13,13 @@ The BERT decoder writes lower-case WordPiece text ("plate - like atelectasis", "
    before the report ended) -- is dropped.
 4. **Repeated sentences** (the same words ignoring case) keep their first occurrence.
 5. **Contradictions**: where one sentence states a CT-RATE label and another negates it
-   (:func:`ctrg_desktop.evaluation.labeller.mentions`; an uncertain mention counts as positive,
+   (:func:`ctrg_desktop.reports.labeller.mentions`; an uncertain mention counts as positive,
    as the labeller scores it), one side goes. With an observation probability for the label,
    p >= 0.5 keeps the positive sentences and p < 0.5 the negative ones. Without one the positive
    side stays: the reader sees and can delete a stated finding, a silently dropped one is lost.
    A sentence dropped for one label takes its other statements with it.
+6. **Observation guide** (optional, :mod:`ctrg_desktop.reports.observation_guide`): labels whose
+   head is reliable are stated as the head decides, each change a warning.
 
 Every dropped sentence is named in a warning, e.g. ``dropped 'no nodule was observed.'
 (contradicts 'A 5 mm nodule ...' on Lung nodule; observation p=0.83)``. Text that is already
@@ -89,9 +91,9 @@ def _quote(sentence: str, limit: int = 70) -> str:
     return sentence if len(sentence) <= limit else sentence[:limit - 3].rstrip() + "..."
 
 
-def _polarities(sentence: str) -> dict[str, bool]:
+def polarities(sentence: str) -> dict[str, bool]:
     """{label: True (stated or uncertain) / False (negated)} for the labels ``sentence`` mentions."""
-    from ctrg_desktop.evaluation.labeller import Mention, mentions
+    from ctrg_desktop.reports.labeller import Mention, mentions
 
     return {label: m >= Mention.UNCERTAIN for label, m in mentions(sentence).items() if m != Mention.ABSENT}
 
@@ -100,7 +102,7 @@ def resolve_contradictions(sentences: list[str], observations: Mapping[str, floa
                            ) -> tuple[list[str], list[str], list[str]]:
     """(kept sentences, dropped sentences, warnings): no label both stated and negated (module docstring)."""
     observations = observations or {}
-    polar = [_polarities(s) for s in sentences]
+    polar = [polarities(s) for s in sentences]
     alive = [True] * len(sentences)
     dropped, warnings = [], []
     labels = list(dict.fromkeys(label for p in polar for label in p))
@@ -122,9 +124,12 @@ def resolve_contradictions(sentences: list[str], observations: Mapping[str, floa
     return [s for s, a in zip(sentences, alive) if a], dropped, warnings
 
 
-def clean_report(text: str, observations: Mapping[str, float] | None = None) -> CleanReport:
+def clean_report(text: str, observations: Mapping[str, float] | None = None, guide=None) -> CleanReport:
     """Raw decoder text -> :class:`CleanReport` (module docstring). ``observations``: {CT-RATE label:
-    probability} of the model's observation heads, used to settle contradictions."""
+    probability} of the model's observation heads, used to settle contradictions and, with an
+    :class:`~ctrg_desktop.reports.observation_guide.ObservationGuide`, to state its labels."""
+    from ctrg_desktop.reports.observation_guide import apply_guide
+
     sentences = [sentence_case(s) for s in split_sentences(detokenize(text))]
     dropped, warnings = [], []
     if sentences and not sentences[-1].endswith(_ENDS):
@@ -141,9 +146,10 @@ def clean_report(text: str, observations: Mapping[str, float] | None = None) -> 
             seen.add(key)
             unique.append(s)
     kept, gone, notes = resolve_contradictions(unique, observations)
-    return CleanReport(" ".join(kept), dropped + gone, warnings + notes)
+    guided, guide_notes = apply_guide(kept, observations, guide)
+    return CleanReport(" ".join(guided), dropped + gone, warnings + notes + guide_notes)
 
 
-def clean_text(text: str, observations: Mapping[str, float] | None = None) -> str:
+def clean_text(text: str, observations: Mapping[str, float] | None = None, guide=None) -> str:
     """Just the text of :func:`clean_report`."""
-    return clean_report(text, observations).text
+    return clean_report(text, observations, guide).text

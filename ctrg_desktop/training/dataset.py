@@ -116,7 +116,7 @@ class StudyDataset(Dataset):
                     return np.load(cached).astype(np.float32)
                 except (OSError, ValueError):
                     cached.unlink(missing_ok=True)
-        from ctrg_desktop.evaluation.grounding import study_patch_fractions
+        from ctrg_desktop.imaging.coverage import study_patch_fractions
         from ctrg_desktop.io.readers import read_study
 
         enc = self.model_config.encoder

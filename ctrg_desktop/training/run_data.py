@@ -58,7 +58,7 @@ def summarize_datasets(roots, structure_set: str = "chest_ct") -> DatasetSummary
     A folder that is missing, empty or not in the CT-RATE layout is reported in ``problems``.
     """
     from ctrg_desktop.data.labels import CT_RATE_LABELS
-    from ctrg_desktop.evaluation.labeller import label_report
+    from ctrg_desktop.reports.labeller import label_report
     from ctrg_desktop.reports.parser import parse_report
     from ctrg_desktop.reports.structures import load_structure_set
 

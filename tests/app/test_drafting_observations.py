@@ -72,6 +72,21 @@ def test_observations_are_read_sorted_and_grouped():
     assert observations_of(object()) == []  # a DraftReport of an older model: no attribute
 
 
+def test_a_guided_label_is_present_from_its_own_threshold():
+    from ctrg_desktop.app.drafting.observations import line_html, tooltip
+
+    found = observations_of({"observations": [
+        {"label": "Hiatal hernia", "probability": 0.03, "structure": "esophagus", "threshold": 0.009},
+        {"label": "Emphysema", "probability": 0.45, "structure": "lung", "threshold": 0.6},
+        {"label": "Lung nodule", "probability": 0.55, "structure": "lung"}]})
+    assert [o.present for o in found] == [True, False, True]
+    assert line_html(found[:1], "#888").startswith("<b>Hiatal")
+    tip = tooltip(found)
+    assert "Hiatal hernia: 3 % (stated in the draft by the observation guide, threshold 1 %)" in tip
+    assert "Emphysema: 45 % (ruled out in the draft by the observation guide, threshold 60 %)" in tip
+    assert "Lung nodule: 55 % (likely present)" in tip
+
+
 def test_panel_shows_each_structures_labels_with_probabilities(window, simple_study, tmp_path, qtbot):
     drafting = window.drafting
     assert window.open_study(simple_study[2]), window.last_error

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from ctrg_desktop.app.loader import StudyLoader, array_for_3d, stride_for_3d
-from ctrg_desktop.app.settings import Settings, config_dir
+from ctrg_desktop.app.settings import Settings
+from ctrg_desktop.app.settings import config_dir as settings_folder
 from ctrg_desktop.errors import LoadCancelled
 from ctrg_desktop.io.volume import Volume
 
 
 def test_settings_round_trip(config_dir, tmp_path):
-    assert config_dir == globals()["config_dir"]() or True
+    assert settings_folder() == config_dir  # CTRG_CONFIG_DIR, set by the fixture, is honoured
     s = Settings()
     assert s.path.parent == config_dir
     s["preset"] = "lung"

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from ctrg_desktop.evaluation.grounding import (grounding_precision, legend_to_structure_map, patch_fractions,
-                                               structure_index_map, study_patch_fractions)
+from ctrg_desktop.evaluation.grounding import grounding_precision
+from ctrg_desktop.imaging.coverage import (legend_to_structure_map, patch_fractions, structure_index_map,
+                                           study_patch_fractions)
 from ctrg_desktop.imaging import PatchGrid, prepare_volume
 from ctrg_desktop.io.volume import Volume
 

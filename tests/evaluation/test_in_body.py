@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ctrg_desktop.evaluation.grounding import (BODY_HU, body_fractions, in_body_share, input_body_mask,
-                                               label_body_mask)
+from ctrg_desktop.evaluation.grounding import in_body_share
+from ctrg_desktop.imaging.coverage import BODY_HU, body_fractions, input_body_mask, label_body_mask
 from ctrg_desktop.imaging.patches import PatchGrid
 from ctrg_desktop.imaging.window import PAPER_WINDOW
 

@@ -40,7 +40,8 @@ def tiny_model():
 def test_evaluate_model_end_to_end(phantom_root, tiny_model, tmp_path):
     result = evaluate_model(tiny_model, phantom_root, split="test", batch_size=3, device="cpu", **GENERATION)
     assert set(result) == {"meta", "nlg", "clinical_efficacy", "retrieval", "grounding", "diversity", "reports",
-                           "baselines", "observations", "in_body"}
+                           "baselines", "observations", "in_body", "guide"}
+    assert result["guide"] == {"applied": False, "labels": []}  # no observation guide
     meta = result["meta"]
     assert meta["n_studies"] == 4 and meta["split"] == "test" and meta["generation"] == GENERATION
     assert len(meta["structures"]) == 10 and len(meta["labels"]) == 18

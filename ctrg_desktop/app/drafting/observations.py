@@ -4,7 +4,8 @@ each structure of the Structures dock, so a reader sees what the model believes 
 :func:`observations_of` reads ``draft.observations`` (or the ``"observations"`` of a draft's JSON);
 drafts of older models have none and show nothing. :class:`ObservationDelegate` draws a structure
 row as usual plus a wrapped line beneath it, e.g. "**Cardiomegaly 91 %** · Pericardial effusion 4 %":
-most probable first, labels at or above :data:`PRESENT` in bold.
+most probable first, labels at or above :data:`PRESENT` in bold -- or at or above their own
+threshold for the labels of the model's observation guide, which the draft states from there.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class Observation:
     label: str
     probability: float
     structure: str
+    threshold: float | None = None  #: the observation guide's threshold (the draft states the label from it)
+
+    @property
+    def present(self) -> bool:
+        return self.probability >= (PRESENT if self.threshold is None else self.threshold)
 
 
 def observations_of(draft) -> list[Observation]:
@@ -44,7 +50,11 @@ def observations_of(draft) -> list[Observation]:
             continue
         if label and math.isfinite(p):
             structure = str(get("structure") or LABEL_STRUCTURES.get(label, ""))
-            found.append(Observation(label, min(max(p, 0.0), 1.0), structure))
+            try:
+                threshold = None if get("threshold") is None else min(max(float(get("threshold")), 0.0), 1.0)
+            except (TypeError, ValueError):
+                threshold = None
+            found.append(Observation(label, min(max(p, 0.0), 1.0), structure, threshold))
     return found
 
 
@@ -73,14 +83,21 @@ def line_html(observations, dim: str) -> str:
     parts = []
     for o in observations:
         text = html.escape(f"{o.label} {percent(o.probability)}").replace(" ", "&nbsp;")  # breaks between labels
-        parts.append(f"<b>{text}</b>" if o.probability >= PRESENT else f'<span style="color:{dim}">{text}</span>')
+        parts.append(f"<b>{text}</b>" if o.present else f'<span style="color:{dim}">{text}</span>')
     return " · ".join(parts)
 
 
 def tooltip(observations) -> str:
     """One label per line, then what the numbers mean."""
-    rows = [f"{o.label}: {percent(o.probability)}" + (" (likely present)" if o.probability >= PRESENT else "")
-            for o in observations]
+    rows = []
+    for o in observations:
+        row = f"{o.label}: {percent(o.probability)}"
+        if o.threshold is not None:
+            row += (f" ({'stated' if o.present else 'ruled out'} in the draft by the observation guide, "
+                    f"threshold {percent(o.threshold)})")
+        elif o.present:
+            row += " (likely present)"
+        rows.append(row)
     return "\n".join(rows + [f"Percentages: the {MEANING}."])
 
 

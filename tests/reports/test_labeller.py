@@ -3,7 +3,7 @@
 import pytest
 
 from ctrg_desktop.data.labels import CT_RATE_LABELS
-from ctrg_desktop.evaluation.labeller import Mention, label_report, mentions
+from ctrg_desktop.reports.labeller import Mention, label_report, mentions
 
 NORMAL = (
     "Trachea and lumen of both main bronchi are open. No occlusive pathology was detected in the "
