@@ -1,7 +1,7 @@
 """Clinical efficacy (CE): the 18 CT-RATE abnormality labels of generated vs reference reports.
 
 Generated reports are labelled with the rule-based labeller
-(:func:`ctrg_desktop.evaluation.labeller.label_report`); reference labels come from the
+(:func:`ctrg_desktop.reports.labeller.label_report`); reference labels come from the
 dataset's label CSV when given, else from the same labeller. As in the seed paper's code,
 precision/recall/F1 are micro-averaged over all (report, label) pairs; per-label scores,
 support and a macro average are reported too. A ratio with a zero denominator is 0.
@@ -18,7 +18,7 @@ from ctrg_desktop.data.labels import CT_RATE_LABELS
 
 def label_reports(texts: Sequence[str], uncertain_as: int = 1) -> np.ndarray:
     """Reports -> 0/1 array (R, 18) in CT-RATE column order."""
-    from ctrg_desktop.evaluation.labeller import label_report
+    from ctrg_desktop.reports.labeller import label_report
 
     if isinstance(texts, str):
         raise ValueError("label_reports takes a list of reports, not one string")

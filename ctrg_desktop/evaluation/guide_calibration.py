@@ -22,7 +22,7 @@ import numpy as np
 from ctrg_desktop.data.labels import CT_RATE_LABELS
 from ctrg_desktop.reports.labeller import Mention, mentions
 from ctrg_desktop.evaluation.observations import auroc
-from ctrg_desktop.reports.observation_guide import LabelGuide, ObservationGuide
+from ctrg_desktop.reports.observation_guide import LabelGuide, ObservationGuide, similarity
 from ctrg_desktop.reports.parser import split_sentences
 
 
@@ -55,8 +55,8 @@ def sentence_bank(reports) -> dict[str, tuple[str, str, float]]:
     most words with the positive one (written by at least 5 % of them), which the positive one
     then replaces.
     Sentences without a number or a side ("left", "right") come first: a head knows whether a
-    finding is there, not its size or side; numbers left in are blanked ("___ mm") for the reader
-    to measure. Position: the mean of (index of the first sentence mentioning it) / (sentences)."""
+    finding is there, not its size or side; those left in are blanked ("___ mm") for the reader
+    to fill in. Position: the mean of (index of the first sentence mentioning it) / (sentences)."""
     positive, negative, without = defaultdict(Counter), defaultdict(Counter), defaultdict(Counter)
     places, n_without = defaultdict(list), Counter()
     for report in reports:
@@ -85,34 +85,27 @@ def sentence_bank(reports) -> dict[str, tuple[str, str, float]]:
             continue
         pos = _plainest(positive[label])
         neg = _plainest(negative[label]) or _counterpart(pos, without[label], n_without[label])
-        bank[label] = (_blank_numbers(pos), _blank_numbers(neg), float(np.mean(places[label])))
+        bank[label] = (_blank_specifics(pos), _blank_specifics(neg), float(np.mean(places[label])))
     return bank
-
-
-_STOP_WORDS = frozenset("the and are was were with seen observed detected noted there both its".split())
-
-
-def _words(sentence: str) -> set[str]:
-    return set(re.findall(r"[a-z]{3,}", sentence.lower())) - _STOP_WORDS
 
 
 def _counterpart(sentence: str, counts: Counter, reports: int, least: float = 0.25) -> str:
     """The common sentence (>= 5 % of ``reports``) mentioning no label that shares most words with
     ``sentence`` (Jaccard >= ``least``); "" if none."""
-    target = _words(sentence)
     best, best_score = "", least - 1e-9
     for candidate, n in sorted(counts.items()):
         if n < 0.05 * reports:
             continue
-        words = _words(candidate)
-        score = len(target & words) / max(len(target | words), 1)
+        score = similarity(sentence, candidate)
         if score > best_score:
             best, best_score = candidate, score
     return best
 
 
-def _blank_numbers(sentence: str) -> str:
-    """"a 19 mm effusion", "ratio of 0.6", "12x8 mm" -> "a ___ mm effusion", "ratio of ___", "___ mm"."""
+def _blank_specifics(sentence: str) -> str:
+    """Numbers and sides, which a head does not know, blanked for the reader: "Left pleural effusion
+    of 12 mm", "ratio of 0.6", "12x8 mm" -> "___ pleural effusion of ___ mm", "ratio of ___", "___ mm"."""
+    sentence = re.sub(r"\b(?:left|right)\b", "___", sentence, flags=re.IGNORECASE)
     return re.sub(r"(?<![A-Za-z\d])\d+(?:[.,]\d+)?(?:\s*[x×]\s*\d+(?:[.,]\d+)?)*", "___", sentence)
 
 

@@ -9,8 +9,9 @@ most common one that states only this finding, and the most common one that nega
 states nothing. For a guided label, :func:`apply_guide`
 
 * adds the positive sentence when p >= threshold and the report does not state the finding
-  (replacing a sentence that negates it or is its negative sentence, e.g. "Heart size is
-  normal.", else inserted where training reports usually mention it),
+  (replacing a sentence that negates it or says what its negative sentence says, e.g. "The heart
+  is of normal size." for "Heart size is normal.", else inserted where training reports usually
+  mention it),
 * replaces the sentences that state it with the negative sentence when p < threshold.
 
 Every change is a warning in the draft ("added 'Cardiomegaly is present.' (Cardiomegaly:
@@ -23,6 +24,7 @@ are left to the decoder. The guide is ``observation_guide.json`` in the model fo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from ctrg_desktop.reports.cleanup import polarities
 
 GUIDE_NAME = "observation_guide.json"
 GUIDE_VERSION = 1
+SAME = 0.6  #: content-word overlap from which a report's sentence counts as a label's negative sentence
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,23 @@ def _quote(sentence: str, limit: int = 70) -> str:
     return sentence if len(sentence) <= limit else sentence[:limit - 3].rstrip() + "..."
 
 
+_STOP_WORDS = frozenset("the and are was were with seen observed detected noted there both its".split())
+
+
+def content_words(sentence: str) -> set[str]:
+    """Lower-case words of 3+ letters, without the commonest report words."""
+    return set(re.findall(r"[a-z]{3,}", sentence.lower())) - _STOP_WORDS
+
+
+def similarity(a: str, b: str) -> float:
+    """Jaccard overlap of two sentences' content words (0 .. 1)."""
+    wa, wb = content_words(a), content_words(b)
+    return len(wa & wb) / max(len(wa | wb), 1)
+
+
 def _same(a: str, b: str) -> bool:
-    return bool(b) and a.strip().lower() == b.strip().lower()
+    """``a`` says what ``b`` says, in other words ("The heart is of normal size." ~ "Heart size is normal.")."""
+    return bool(b) and similarity(a, b) >= SAME
 
 
 def apply_guide(sentences: list[str], observations: Mapping[str, float] | None,

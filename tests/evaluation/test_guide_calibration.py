@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ctrg_desktop.evaluation.guide_calibration import _blank_numbers, best_threshold, calibrate_guide, sentence_bank
+from ctrg_desktop.evaluation.guide_calibration import _blank_specifics, best_threshold, calibrate_guide, sentence_bank
 
 
 def test_best_threshold_maximises_f1_halfway_to_the_next_score():
@@ -13,7 +13,7 @@ def test_best_threshold_maximises_f1_halfway_to_the_next_score():
     assert best_threshold([0, 0], [0.3, 0.2]) == (1.0, 0.0)
 
 
-def test_sentence_bank_prefers_plain_single_finding_sentences_and_blanks_numbers():
+def test_sentence_bank_prefers_plain_single_finding_sentences_and_blanks_specifics():
     reports = [
         "Heart size is increased. No pleural effusion was detected. Bones are normal.",
         "Trachea is normal. Heart size is increased. Left pleural effusion of 12 mm is seen.",
@@ -26,10 +26,11 @@ def test_sentence_bank_prefers_plain_single_finding_sentences_and_blanks_numbers
     assert bank["Cardiomegaly"][:2] == ("Heart size is increased.", "Heart size is normal.")
     # positions of the first mention: 0/3, 1/3, 1/2, 1/2
     assert bank["Cardiomegaly"][2] == pytest.approx((0 + 1 / 3 + 1 / 2 + 1 / 2) / 4)
-    assert bank["Pleural effusion"][:2] == ("Left pleural effusion of ___ mm is seen.",
+    assert bank["Pleural effusion"][:2] == ("___ pleural effusion of ___ mm is seen.",
                                            "No pleural effusion was detected.")
     assert "Lung nodule" not in bank
-    assert _blank_numbers("ratio of 0.6, a 12x8.5 mm node at T12") == "ratio of ___, a ___ mm node at T12"
+    assert _blank_specifics("ratio of 0.6, a 12x8.5 mm node at T12 on the Right") == \
+        "ratio of ___, a ___ mm node at T12 on the ___"
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ctrg_desktop.evaluation.labeller import label_report
+from ctrg_desktop.reports.labeller import label_report
 from ctrg_desktop.reports.cleanup import clean_report, clean_text, detokenize, sentence_case
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from ctrg_desktop.reports.cleanup import clean_report
 from ctrg_desktop.reports.observation_guide import (GUIDE_NAME, LabelGuide, ObservationGuide, apply_guide,
-                                                    load_guide)
+                                                    load_guide, similarity)
 
 HEART = LabelGuide("Cardiomegaly", 0.4, "Heart size is increased.", "", 0.5, 0.99, 0.95)
 EFFUSION = LabelGuide("Pleural effusion", 0.3, "Pleural effusion was detected.",
@@ -57,6 +57,9 @@ def test_the_normal_counterpart_of_a_label_that_reports_never_negate_is_replaced
     guide = ObservationGuide({"Cardiomegaly": heart})
     out, warnings = apply_guide(["Trachea is normal.", "heart size is normal."], {"Cardiomegaly": 0.7}, guide)
     assert out == ["Trachea is normal.", "Heart size is increased."] and warnings[0].startswith("replaced")
+    # the same statement in other words counts too (content-word overlap 1.0 here)
+    out, _ = apply_guide(["The heart is of normal size.", "Trachea is normal."], {"Cardiomegaly": 0.7}, guide)
+    assert out == ["Heart size is increased.", "Trachea is normal."]
     out, _ = apply_guide(["Heart size is increased.", "Trachea is normal."], {"Cardiomegaly": 0.2}, guide)
     assert out == ["Heart size is normal.", "Trachea is normal."]
 
@@ -84,3 +87,10 @@ def test_guide_file_round_trip_and_damage(tmp_path):
     path.write_text(json.dumps({"version": 99}))
     with pytest.raises(ValueError, match="not a version-1"):
         load_guide(tmp_path)
+
+
+def test_similarity_is_the_overlap_of_content_words():
+    assert similarity("The heart is of normal size.", "Heart size is normal.") == 1.0
+    # {heart, size, normal} vs {heart, size, increased}: 2 of 4
+    assert similarity("Heart size is normal.", "Heart size is increased.") == 0.5
+    assert similarity("", "") == 0.0
