@@ -1,10 +1,11 @@
 """The report as a PDF, written with Qt's own PDF writer: the text plus key images with captions.
 
 The page holds the title, the not-for-clinical-use line, the study and the times, one section
-per structure (its colour, its name, its sentences); then, from a new page, the key images the
-GUI passes (e.g. screenshots of views with overlays), two per page, each scaled to the text
-width (at most 40 % of the page height) with its caption below. Laid out by a :class:`QTextDocument`, printed to a
-:class:`QPdfWriter` in memory and written atomically. Needs a QGuiApplication.
+per structure (its colour, its name, its sentences), the reader's measurements as a table; then,
+from a new page, the key images the GUI passes (e.g. screenshots of views with overlays), two per
+page, each scaled to the text width (at most 40 % of the page height) with its caption below.
+Laid out by a :class:`QTextDocument`, printed to a :class:`QPdfWriter` in memory and written
+atomically. Needs a QGuiApplication.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def report_html(content: ReportContent, images: Sequence[tuple[str, str, float, 
         name = f"{s.name[:1].upper()}{s.name[1:]}"
         body = e(s.text) if s.text else f"<i>{e(NOTHING_REPORTED)}</i>"
         parts.append(f"<p><span style='color:{e(s.colour)}'>&#9632;</span> <b>{e(name)}</b><br/>{body}</p>")
+    if content.measurements:
+        parts.append(measurements_html(content.measurements))
     if images:
         parts.append("<h3 style='page-break-before: always'>Key images</h3>")
         for n, (caption, name, width, height) in enumerate(images):
@@ -104,6 +107,18 @@ def report_html(content: ReportContent, images: Sequence[tuple[str, str, float, 
             parts.append(f"<p align='center'{new_page}><img src='{e(name)}' width='{width:.0f}' "
                          f"height='{height:.0f}'/><br/><i>{e(caption)}</i></p>")
     return "\n".join(parts)
+
+
+def measurements_html(measurements) -> str:
+    """The Measurements section: one table row per measurement (label, kind, view and slice, value)."""
+    from ctrg_desktop.measurements import KINDS
+
+    e = html.escape
+    cell = "style='padding: 2px 8px 2px 0'"
+    rows = "".join(f"<tr><td {cell}><b>{e(m.label)}</b></td><td {cell}>{e(KINDS[m.kind])}</td>"
+                   f"<td {cell}>{e(m.where())}</td><td {cell}>{e(m.summary())}</td></tr>" for m in measurements)
+    head = "".join(f"<th align='left' {cell}>{t}</th>" for t in ("Label", "Kind", "Slice", "Value"))
+    return f"<h3>Measurements</h3><table cellspacing='0'><tr>{head}</tr>{rows}</table>"
 
 
 def _image(source: ImageSource) -> QtGui.QImage:

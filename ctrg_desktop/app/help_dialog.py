@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-from ctrg_desktop.app.interaction.bindings import DEFAULT_DRAGS, help_rows
+from ctrg_desktop.app.interaction.bindings import DEFAULT_DRAGS, TOOL_DRAGS, help_rows
 
 MOUSE = [
     ("Wheel", "Next / previous slice"),
@@ -18,6 +18,7 @@ KEYS_IN_VIEW = [
     ("Page Up / Page Down", "10 slices forward / back (view under the mouse)"),
     ("Home / End", "First / last slice (view under the mouse)"),
     ("R", "Reset the view"),
+    ("Esc", "Stop cine playback (also: a wheel scroll or a slice key)"),
 ]
 REPORT = [
     ("Click a sentence", "Select it, show its structure and go to its best patch inside the study"),
@@ -36,7 +37,7 @@ class HelpDialog(QtWidgets.QDialog):
         self.setWindowTitle("Keyboard and mouse")
         rows = [(a.shortcut().toString(), a.text().replace("&", "").rstrip(".")) for a in actions
                 if not a.shortcut().isEmpty()]
-        rows += KEYS_IN_VIEW + MOUSE[:3] + help_rows(drags or DEFAULT_DRAGS) + MOUSE[3:] + REPORT
+        rows += KEYS_IN_VIEW + MOUSE[:3] + TOOL_DRAGS + help_rows(drags or DEFAULT_DRAGS) + MOUSE[3:] + REPORT
         self.table = QtWidgets.QTableWidget(len(rows), 2)
         self.table.setHorizontalHeaderLabels(["Keys / mouse", "Action"])
         for r, (key, text) in enumerate(rows):

@@ -3,7 +3,6 @@ overlay layers, window presets, progress and cancel for loads running off the GU
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -16,10 +15,13 @@ from ctrg_desktop.app.interaction.bindings import drag_bindings
 from ctrg_desktop.app.interaction.key_router import KeyRouter
 from ctrg_desktop.app.interaction.state import ViewerState
 from ctrg_desktop.app.loader import LoadResult, StudyLoader
+from ctrg_desktop.app.measure.controller import MeasurementController
 from ctrg_desktop.app.overlay_render import SliceOverlays
 from ctrg_desktop.app.overlay_render3d import VolumeOverlays
 from ctrg_desktop.app.panels.layer_list import LayerListPanel
 from ctrg_desktop.app.panels.series_browser import SeriesBrowser
+from ctrg_desktop.app.panels.study_info import StudyPanel
+from ctrg_desktop.app.reading import ReadingTools
 from ctrg_desktop.app.segment.controller import SegmentationController
 from ctrg_desktop.app.settings import Settings
 from ctrg_desktop.app.status import StatusPanel
@@ -72,7 +74,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.drafting.add_docks()
         self.segmentation = SegmentationController(self)  # Segment menu, Masks dock, SAM worker
         self.segmentation.add_dock()
+        self.measuring = MeasurementController(self)  # line and ellipse tools, Measurements dock
+        self.measuring.add_dock()
         self.editing = EditingController(self)  # report edits, autosave, Export, Accept
+        self.reading = ReadingTools(self)  # thick slab, cine, slices fitted to the layout
         self.actions_ = build_menus(self)
         self._connect_views()
         self._restore_settings()
@@ -84,7 +89,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.layer_panel = LayerListPanel(self.layers)
         self.series_browser = SeriesBrowser()
         self.series_browser.series_chosen.connect(lambda folder, uid: self.start_loading(folder, uid))
-        self.info = QtWidgets.QPlainTextEdit(readOnly=True)
+        self.info = StudyPanel()  # the Study tab: patient, study, series, geometry; Copy JSON
+        self.series_browser.entries_changed.connect(self.info.set_catalog)
         self.docks = {}
         for title, widget in (("Layers", self.layer_panel), ("Series", self.series_browser),
                               ("Study", self.info)):
@@ -150,6 +156,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.editing.shutdown()
         self.drafting.shutdown()
         self.segmentation.shutdown()
+        self.series_browser.shutdown()
         self.save_settings()
         for view in self.views.values():
             view.close_view()
@@ -229,8 +236,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._request = self.loader.load(Path(path), series_uid)
 
     def cancel_loading(self) -> None:
-        """Cancel the study being loaded, the draft being made and a mask propagation (Esc, the
-        status bar's Cancel)."""
+        """Cancel the study being loaded, the draft being made and a mask propagation, stop cine
+        (Esc, the status bar's Cancel)."""
+        self.reading.cine.stop()
         self.drafting.cancel()
         self.segmentation.cancel()
         if self.loader.busy:
@@ -327,7 +335,8 @@ class MainWindow(QtWidgets.QMainWindow):
             result.extras_ready.wait()
         volume = result.volume
         self._show_3d(result)
-        self.info.setPlainText(json.dumps(result.summary or volume.summary(), indent=2))
+        self.info.show_study(volume, result.summary or volume.summary())
+        self.series_browser.show_source(result.path, volume.series.series_instance_uid)
         self.setWindowTitle(f"{result.path.name} - ctrg-desktop {__version__}")
         self.status.message(f"Opened {result.path} ({' x '.join(map(str, volume.shape))}) "
                             f"in {result.seconds:.2f} s")

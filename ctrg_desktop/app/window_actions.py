@@ -62,7 +62,7 @@ def build_menus(window) -> list[QtGui.QAction]:
                            window.save_window_preset))
     tools_menu = view_menu.addMenu("&Tools")
     window.tool_actions = QtGui.QActionGroup(window)
-    for tool, key in (("navigate", "N"), ("window", "W"), ("measure", "M")):
+    for tool, key in (("navigate", "N"), ("window", "W"), ("measure", "M"), ("ellipse", "O")):
         act = _action(window, tools_menu, f"{tool.capitalize()} tool", partial(window.state.set_tool, tool),
                       key, checkable=True)
         act.setChecked(tool == window.state.tool)
@@ -79,6 +79,7 @@ def build_menus(window) -> list[QtGui.QAction]:
     actions.append(_action(window, help_menu, "&Keyboard and mouse", window.show_help, Key.StandardKey.HelpContents))
     actions.append(_action(window, help_menu, "&About", window.show_about))
     build_toolbar(window)
+    actions += window.reading.build_menu(view_menu, _action)  # thick slab, cine (and their toolbar)
     return actions
 
 

@@ -56,6 +56,8 @@ class ReportContent:
     created: str = field(default_factory=now_iso)  #: when this content was made (the export's time)
     drafted: str = ""                #: when the model generated the draft
     edited: bool = False             #: the reader changed the model's sentences
+    #: the reader's measurements (:class:`ctrg_desktop.measurements.Measurement`), in drawing order
+    measurements: list = field(default_factory=list)
 
     @property
     def model_name(self) -> str:

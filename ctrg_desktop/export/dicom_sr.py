@@ -9,6 +9,8 @@ Content tree (laid out like a Basic Diagnostic Imaging Report, TID 2000)::
       CONTAINS  CONTAINER  Findings (DCM 121070)
         CONTAINS  TEXT  Finding (DCM 121071) = one structure's sentences     (one per structure)
           HAS CONCEPT MOD  CODE  Finding Site (SCT 363698007) = the structure
+      CONTAINS  CONTAINER  Imaging Measurements (DCM 126010)     (the reader's measurements, when any:
+                                                                  :mod:`ctrg_desktop.export.measurement_sr`)
 
 The document is flagged PARTIAL, UNVERIFIED and PRELIMINARY (a draft). Its evidence, the
 source series' instances, puts it in the source study (patient and study attributes copied)
@@ -27,9 +29,10 @@ from pydicom.uid import generate_uid
 
 from ctrg_desktop.export.atomic import atomic_path
 from ctrg_desktop.export.coding import structure_code
-from ctrg_desktop.export.content import ReportContent
+from ctrg_desktop.export.content import ReportContent, study_grid
 from ctrg_desktop.export.dicom_source import SourceSeries, load_source_series
 from ctrg_desktop.export.errors import ExportError
+from ctrg_desktop.export.measurement_sr import measurements_container
 from ctrg_desktop.export.result import ExportResult
 
 SR_SERIES_NUMBER = 9000
@@ -54,11 +57,11 @@ def write_dicom_sr(content: ReportContent, path: str | os.PathLike, *,
         raise ExportError(f"a DICOM SR belongs to the study's DICOM series, but this study was read from {fmt}: "
                           "export the report as text, JSON or PDF instead")
     sections = [s for s in content.structures if s.text]
-    if not sections:
+    if not sections and not content.measurements:
         raise ExportError("the report has no sentences to export")
     source = source or load_source_series(content)
     sr = ComprehensiveSR(
-        evidence=source.datasets, content=report_tree(content), series_instance_uid=generate_uid(),
+        evidence=source.datasets, content=report_tree(content, source), series_instance_uid=generate_uid(),
         series_number=SR_SERIES_NUMBER, sop_instance_uid=generate_uid(), instance_number=1,
         manufacturer="ctrg-desktop", is_complete=False, is_final=False, is_verified=False,
         specific_character_set="ISO_IR 192")
@@ -68,8 +71,9 @@ def write_dicom_sr(content: ReportContent, path: str | os.PathLike, *,
     return ExportResult(path, list(source.warnings))
 
 
-def report_tree(content: ReportContent) -> ContainerContentItem:
-    """The root CONTAINER of the SR content (module docstring)."""
+def report_tree(content: ReportContent, source: SourceSeries | None = None) -> ContainerContentItem:
+    """The root CONTAINER of the SR content (module docstring); ``source`` places the measurements
+    on its images."""
     root = ContainerContentItem(name=_REPORT)
     items = list(LanguageOfContentItemAndDescendants(_ENGLISH))
     device = DeviceObserverIdentifyingAttributes(
@@ -82,6 +86,9 @@ def report_tree(content: ReportContent) -> ContainerContentItem:
     findings = ContainerContentItem(name=_code(codes.DCM.Findings), relationship_type=RelationshipTypeValues.CONTAINS)
     findings.ContentSequence = [finding_item(s.name, s.text) for s in content.structures if s.text]
     items.append(findings)
+    if content.measurements:
+        grid = study_grid(content.study) if source is not None else None
+        items.append(measurements_container(content.measurements, grid, source))
     root.ContentSequence = items
     return root
 

@@ -16,7 +16,8 @@ FORMAT_VERSION = 1
 
 def report_json(content: ReportContent, identifiers: bool = False) -> dict:
     """JSON-ready dict. Unless ``identifiers``, the study's DICOM UIDs are left out and its source
-    path is cut to the file name (both can identify a patient); the grid and format are kept."""
+    path is cut to the file name (both can identify a patient); the grid and format are kept.
+    Measurements are as ``Measurement.to_json`` (LPS mm)."""
     study = {k: v for k, v in content.study.items() if identifiers or k not in UID_KEYS}
     if not identifiers and study.get("source"):
         study["source"] = source_name(study["source"])
@@ -24,7 +25,8 @@ def report_json(content: ReportContent, identifiers: bool = False) -> dict:
             "disclaimer": content.disclaimer, "created": content.created, "drafted": content.drafted,
             "edited": content.edited, "model": dict(content.model), "study": study,
             "structures": [{"name": s.name, "colour": s.colour, "sentences": list(s.sentences), "text": s.text}
-                           for s in content.structures]}
+                           for s in content.structures],
+            "measurements": [m.to_json() for m in content.measurements]}
 
 
 def write_json(content: ReportContent, path: str | os.PathLike, identifiers: bool = False) -> ExportResult:

@@ -8,6 +8,7 @@ import os
 from ctrg_desktop.export.atomic import write_text_atomic
 from ctrg_desktop.export.content import ReportContent
 from ctrg_desktop.export.result import ExportResult
+from ctrg_desktop.measurements import KINDS
 
 #: Written under a structure with no sentence (the reader deleted them all).
 NOTHING_REPORTED = "(nothing reported)"
@@ -24,7 +25,14 @@ def plain_text(content: ReportContent) -> str:
     lines.append("FINDINGS")
     for s in content.structures:
         lines += ["", f"{s.name[:1].upper()}{s.name[1:]}:", s.text or NOTHING_REPORTED]
+    if content.measurements:
+        lines += ["", "MEASUREMENTS", ""] + [measurement_line(m) for m in content.measurements]
     return "\n".join(lines) + "\n"
+
+
+def measurement_line(measurement) -> str:
+    """``M1 (Length, axial 58): 45.3 mm``."""
+    return f"{measurement.label} ({KINDS[measurement.kind]}, {measurement.where().lower()}): {measurement.summary()}"
 
 
 def clipboard_text(content: ReportContent) -> str:

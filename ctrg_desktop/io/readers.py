@@ -91,12 +91,20 @@ class SeriesSummary:
 
 def list_series(path: str | Path) -> list[SeriesSummary]:
     """Every series in ``path`` (folder, zip or file), ordered by series number."""
+    return [summary for summary, _ in scan_series(path)]
+
+
+def scan_series(path: str | Path, progress: ProgressCallback | None = None,
+                cancel: CancelCallback | None = None) -> list[tuple[SeriesSummary, list[DicomHeader]]]:
+    """:func:`list_series` with each series' DICOM headers (no pixel data; ``[]`` for a NIfTI,
+    NRRD or MetaImage file); ``cancel()`` returning True raises :class:`LoadCancelled`."""
     path = _existing(path)
     image_format = _image_format(path)
     if image_format:
-        return [_image_summary(path, image_format)]
-    kind, scanned, _ = _scan_source(path, Reporter())
-    return _summaries(path, kind, group_series(scanned.headers))
+        return [(_image_summary(path, image_format), [])]
+    kind, scanned, _ = _scan_source(path, Reporter(progress, cancel))
+    groups = group_series(scanned.headers)
+    return [(s, groups[s.series_instance_uid]) for s in _summaries(path, kind, groups)]
 
 
 def read_study(path: str | Path, series_uid: str | None = None, progress: ProgressCallback | None = None,

@@ -11,7 +11,8 @@ any reader of the format sees the final text, plus two members:
 :func:`read_report` gives the model's draft back (for the evidence and the diff) with the edited
 document; a file without those members (a draft of ``ctrg generate``, a save of an older version)
 opens as the model's draft with no document. Beside the JSON: ``<stem>.attention.npy`` and, when
-masks were saved with the report, ``<stem>.masks.npz`` (:mod:`ctrg_desktop.reports.mask_file`).
+masks were saved with the report, ``<stem>.masks.npz`` (:mod:`ctrg_desktop.reports.mask_file`),
+and when measurements were, ``<stem>.measurements.json`` (:mod:`ctrg_desktop.measurements.files`).
 Every file is written crash-safely; the JSON last.
 """
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from ctrg_desktop.atomic import atomic_write_bytes, atomic_write_text
 from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.measurements.files import measurements_path_for, write_measurements
 from ctrg_desktop.reports.document import ReportDocument
 from ctrg_desktop.reports.mask_file import PackedMasks, masks_path_for, write_masks
 
@@ -37,17 +39,19 @@ class SavedFiles:
     attention: Path | None = None
     masks: Path | None = None
     mask_names: tuple[str, ...] = ()
+    measurements: Path | None = None
 
 
 @dataclass
 class OpenedReport:
     """A report file read back: the model's ``draft``, the reader's ``document`` (None for a plain
-    draft), and the masks file beside it (None when there is none)."""
+    draft), and the masks and measurements files beside it (None when there is none)."""
 
     path: Path
     draft: object
     document: ReportDocument | None = None
     masks: Path | None = None
+    measurements: Path | None = None
 
 
 def report_json(draft, document: ReportDocument) -> dict:
@@ -68,8 +72,11 @@ def report_json(draft, document: ReportDocument) -> dict:
     return data
 
 
-def write_report(path, draft, document: ReportDocument, masks: PackedMasks | None = None) -> SavedFiles:
-    """Write the edited report to ``path`` (+ attention map, + masks or no stale masks file).
+def write_report(path, draft, document: ReportDocument, masks: PackedMasks | None = None,
+                 measurements: dict | None = None) -> SavedFiles:
+    """Write the edited report to ``path`` (+ attention map, + masks or no stale masks file, +
+    ``measurements`` packed by :func:`~ctrg_desktop.measurements.files.pack_measurements` or no
+    stale measurements file).
 
     ``document`` should be marked clean first (the saved history then opens unmodified).
     """
@@ -90,6 +97,11 @@ def write_report(path, draft, document: ReportDocument, masks: PackedMasks | Non
         saved.mask_names = tuple(masks.names)
     else:
         beside.unlink(missing_ok=True)  # masks deleted since the last save must not come back
+    beside = measurements_path_for(path)
+    if measurements is not None and measurements.get("measurements"):
+        saved.measurements = write_measurements(beside, measurements)
+    else:
+        beside.unlink(missing_ok=True)
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", mode=0o644)
     return saved
 
@@ -110,8 +122,9 @@ def read_report(path) -> OpenedReport:
     draft = draft_from_json(data, path)
     if document is not None and document.names != [s.name for s in draft.structures]:
         raise CtrgError(f"{path.name}: the edited report's structures are not those of its draft")
-    beside = masks_path_for(path)
-    return OpenedReport(path, draft, document, beside if beside.is_file() else None)
+    beside, measured = masks_path_for(path), measurements_path_for(path)
+    return OpenedReport(path, draft, document, beside if beside.is_file() else None,
+                        measured if measured.is_file() else None)
 
 
 def _with_model_draft(data: dict, path: Path) -> dict:

@@ -87,7 +87,9 @@ def test_distance_measurement_in_mm(opened, qtbot):
     qtbot.mouseMove(axial, b)
     qtbot.mouseRelease(axial, Qt.MouseButton.LeftButton, pos=b)
     assert measured and measured[0] == pytest.approx(40 * 3.0, abs=3.0)  # 40 columns at 3 mm
-    assert axial.measure_text.actor.GetInput() == f"{measured[0]:.1f} mm"
+    [line] = opened.measuring.measurements.items  # kept, labelled, drawn beside the line
+    assert line.label == "M1" and line.values["length_mm"] == measured[0]
+    assert opened.measuring.overlays.views["axial"].labels[0].actor.GetInput() == f"M1  {measured[0]:.1f} mm"
     assert opened.state.cursor[0] == k
 
 

@@ -23,7 +23,7 @@ def test_open_phantom_presets_change_lung_grey(window, phantom, lung_labels):
     phantom_study, phantom_nifti = phantom
     assert window.open_study(phantom_nifti)
     assert window.volume.shape == phantom_study.volume.shape
-    assert '"orientation": "LPS"' in window.info.toPlainText()
+    assert '"orientation": "LPS"' in window.info.json_text()
     window.set_crosshair_visible(False)
     axial = window.slice_views["axial"]
     points = _lung_points(window, phantom_study, lung_labels)

@@ -493,7 +493,8 @@ class DraftingController(QtCore.QObject):
         opened = self.opened_file(draft)
         return editing.prompt.confirm("Opening another report replaces them", lambda: self.review(draft, path),
                                       report=editing.would_replace(draft, opened),
-                                      masks=opened is not None and opened.masks is not None)
+                                      masks=opened is not None and opened.masks is not None,
+                                      measurements=opened is not None and opened.measurements is not None)
 
     def review(self, draft, path) -> bool:
         """Show a loaded draft on the open study, warning when its geometry differs."""

@@ -9,9 +9,11 @@ so the evidence comes back too. An autosave exists while the report has changes 
 accepted into the corrections dataset: undoing back to the saved (or drafted) state removes it.
 
 The study's masks are autosaved beside (:class:`~ctrg_desktop.app.editing.mask_autosave.MaskAutosave`,
-``self.masks``). When a study opens and an autosave (report, masks or both) exists for its study
-key, the window asks: Restore, Discard, or Later (Esc: the autosave stays until this study's work
-changes again); until answered it is not overwritten. ``CTRG_RESTORE=yes`` (or ``no``) answers
+``self.masks``), and so are its measurements
+(:class:`~ctrg_desktop.app.measure.autosave.MeasurementAutosave`, ``self.measurements``). When a
+study opens and an autosave (report, masks, measurements) exists for its study key, the window
+asks: Restore, Discard, or Later (Esc: the autosave stays until this study's work changes again);
+until answered it is not overwritten. ``CTRG_RESTORE=yes`` (or ``no``) answers
 without asking (tests, scripted runs). :meth:`AutosaveBinding.drop` forgets the autosave of work
 the reader chose to discard.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from ctrg_desktop.app.editing.mask_autosave import MaskAutosave
+from ctrg_desktop.app.measure.autosave import MeasurementAutosave
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.reports.autosave import AutosaveStore
 
@@ -67,6 +70,7 @@ class AutosaveBinding(QtCore.QObject):
         self._copied: tuple[str, int] | None = None  # (key, id(draft)) of the draft copy on disk
         self._dropped = None  # (id(document), revision) the reader discarded: not written
         self.masks = MaskAutosave(self)
+        self.measurements = MeasurementAutosave(self)
 
     # --- saving ---------------------------------------------------------------------------
     def watch(self, document, key: str, draft=None) -> None:
@@ -167,12 +171,13 @@ class AutosaveBinding(QtCore.QObject):
             self.window.status.message(f"Ignoring the autosaved report: {exc}")
             payload = None
         masks = self.masks.pending(key)
-        if payload is None and masks is None:
+        measured = self.measurements.pending(key)
+        if payload is None and masks is None and measured is None:
             return False
         answer = restore_answer()
         if answer == "yes":
             document = self.restore(key)
-            return document is not None or masks is not None
+            return document is not None or masks is not None or measured is not None
         if answer == "no":
             self.decline(key)
             return False
@@ -180,8 +185,8 @@ class AutosaveBinding(QtCore.QObject):
         buttons = QtWidgets.QMessageBox.StandardButton
         box = QtWidgets.QMessageBox(
             QtWidgets.QMessageBox.Icon.Question,
-            "Restore the edited report?" if masks is None else "Restore unsaved work?",
-            _offer_text(payload, masks), buttons.Yes | buttons.No | buttons.Cancel, self.window)
+            "Restore the edited report?" if masks is None and measured is None else "Restore unsaved work?",
+            _offer_text(payload, masks, measured), buttons.Yes | buttons.No | buttons.Cancel, self.window)
         box.button(buttons.Yes).setText("Restore")
         box.button(buttons.No).setText("Discard")
         box.button(buttons.Cancel).setText("Later")
@@ -214,6 +219,9 @@ class AutosaveBinding(QtCore.QObject):
                 self.schedule()
             if self.masks.key == key and self.masks.masks is not None and self.masks.masks.is_modified:
                 self.masks.schedule()
+            measured = self.measurements
+            if measured.key == key and measured.measurements is not None and measured.measurements.is_modified:
+                measured.schedule()
 
     def restore(self, key: str):
         """Load the autosave of ``key`` into the window: the report (with its draft copy) and the
@@ -221,13 +229,16 @@ class AutosaveBinding(QtCore.QObject):
         self.held.discard(key)
         document, saved = self._restore_report(key)
         count = self.masks.restore(key)
+        measured = self.measurements.restore(key)
         what = []
         if document is not None:
             what.append("the report")
         if count:
             what.append(f"{count} mask{'s' if count != 1 else ''}")
+        if measured:
+            what.append(f"{measured} measurement{'s' if measured != 1 else ''}")
         if what:
-            when = saved or (self.masks.pending(key) or {}).get("saved", "")
+            when = saved or (self.masks.pending(key) or self.measurements.pending(key) or {}).get("saved", "")
             undo = " (Edit > Undo steps back through the edits)" if document is not None else ""
             self.window.status.message(f"Restored {' and '.join(what)} autosaved {_when(when)}{undo}")
         if document is not None:
@@ -272,18 +283,22 @@ class AutosaveBinding(QtCore.QObject):
         self.held.discard(key)
         self.discard(key)
         self.masks.decline(key)
+        self.measurements.decline(key)
         if self.key == key and self.document is not None and self.document.is_modified:
             self.schedule()
 
 
-def _offer_text(payload, masks) -> str:
+def _offer_text(payload, masks, measured=None) -> str:
     parts = []
     if payload is not None:
         parts.append("an edited report that was not accepted yet")
     if masks is not None:
         count = len(masks.get("masks") or [])
         parts.append(f"{count} mask{'s' if count != 1 else ''} not saved")
-    when = (payload or {}).get("saved") or (masks or {}).get("saved", "")
+    if measured is not None:
+        count = len(measured.get("measurements") or [])
+        parts.append(f"{count} measurement{'s' if count != 1 else ''} not saved")
+    when = (payload or {}).get("saved") or (masks or {}).get("saved") or (measured or {}).get("saved", "")
     return f"This study has {' and '.join(parts)} (autosaved {_when(when)}). Restore, or discard?"
 
 

@@ -67,6 +67,9 @@ class EditingController(QtCore.QObject):
         segmentation = getattr(window, "segmentation", None)
         if segmentation is not None:
             segmentation.masks_changed.connect(self.autosave.masks.schedule)
+        measuring = getattr(window, "measuring", None)
+        if measuring is not None:
+            measuring.changed.connect(self.autosave.measurements.schedule)
         self.drafting.draft_shown.connect(self._on_draft_shown)
         window.study_opened.connect(self._on_study_opened)  # after the drafting controller's handler
         from ctrg_desktop.app.editing.scripted_edits import install_from_env
@@ -128,6 +131,9 @@ class EditingController(QtCore.QObject):
         segmentation = getattr(self.window, "segmentation", None)
         if segmentation is not None:  # its handler made the new study's mask set already
             self.autosave.masks.watch(segmentation.masks, key)
+        measuring = getattr(self.window, "measuring", None)
+        if measuring is not None:  # its set for the new study was made when the volume changed
+            self.autosave.measurements.watch(measuring.measurements, key)
         self.files.study_opened()
         self.autosave.offer(key)
 
@@ -325,11 +331,13 @@ class EditingController(QtCore.QObject):
             return False
         return (opened is not None and opened.document is not None) or not same_draft(draft, document)
 
-    def unsaved(self, report: bool = True, masks: bool = True) -> UnsavedWork:
-        """The report edits and mask changes that were not saved (or accepted)."""
+    def unsaved(self, report: bool = True, masks: bool = True, measurements: bool = True) -> UnsavedWork:
+        """The report edits, mask and measurement changes that were not saved (or accepted)."""
         segmentation = getattr(self.window, "segmentation", None)
+        measuring = getattr(self.window, "measuring", None)
         return unsaved_work(self.document if report else None,
-                            segmentation.masks if masks and segmentation is not None else None)
+                            segmentation.masks if masks and segmentation is not None else None,
+                            measuring.measurements if measurements and measuring is not None else None)
 
     def discard_work(self, work: UnsavedWork) -> None:
         """The reader discarded ``work``: its autosaves go and are not written again."""
@@ -337,6 +345,8 @@ class EditingController(QtCore.QObject):
             self.autosave.drop()
         if work.masks:
             self.autosave.masks.drop()
+        if work.measurements:
+            self.autosave.measurements.drop()
 
     def masks(self) -> list:
         """The segmentation tool's masks (``window.segmentation.mask_specs()``), or none."""
@@ -354,6 +364,7 @@ class EditingController(QtCore.QObject):
                     pass
         self.autosave.flush()
         self.autosave.masks.shutdown()
+        self.autosave.measurements.shutdown()
         self.exports.wait()
         self.acceptor.wait()
 

@@ -1,5 +1,5 @@
-"""Report > Export: the edited report as text, JSON, PDF (with key images) or DICOM SR; the
-segmentation masks as DICOM SEG or NIfTI; the report text to the clipboard.
+"""Report > Export: the edited report (with the reader's measurements) as text, JSON, PDF (with key
+images) or DICOM SR; the segmentation masks as DICOM SEG or NIfTI; the report text to the clipboard.
 
 The content (:class:`~ctrg_desktop.export.ReportContent` of the edited document, the masks, the
 key images = the slice views at the chosen structures' best patches inside the study) is taken on the GUI thread;
@@ -10,6 +10,7 @@ line and the window stays usable.
 
 from __future__ import annotations
 
+import copy
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,13 +82,18 @@ class ExportActions(QtCore.QObject):
 
     # --- what is exported -----------------------------------------------------------------
     def content(self):
-        """The edited report as ReportContent (the study, the model, the draft's time); CtrgError without one."""
+        """The edited report as ReportContent (the study, the model, the draft's time, the reader's
+        measurements); CtrgError without one."""
         from ctrg_desktop.export import ReportContent
 
         document = self.controller.document
         if document is None:
             raise CtrgError("there is no report to export: draft a report or open one first")
-        return ReportContent.from_document(document, volume=self.window.volume, draft=self.controller.draft)
+        content = ReportContent.from_document(document, volume=self.window.volume, draft=self.controller.draft)
+        measuring = getattr(self.window, "measuring", None)
+        if measuring is not None and measuring.volume is self.window.volume:
+            content.measurements = copy.deepcopy(measuring.measurements.items)  # the export thread's own
+        return content
 
     def key_images(self) -> list[tuple[str, QtGui.QImage]]:
         """The slices through the chosen structures' best patches (:mod:`.key_images`)."""

@@ -1,8 +1,9 @@
 """Saving the reader's work to files: Report > Save report (the edited report as the reader sees it,
-the model's draft kept inside for the diff, the masks beside: :mod:`ctrg_desktop.reports.report_file`)
-and Segment > Save masks / Open masks (``.masks.npz``). A save marks the report and the masks
-clean, so their autosaves go and closing no longer asks. A saved report opened again (File > Open
-draft, ``--open-draft``) brings back the edited report and its masks.
+the model's draft kept inside for the diff, the masks and measurements beside:
+:mod:`ctrg_desktop.reports.report_file`) and Segment > Save masks / Open masks (``.masks.npz``).
+A save marks the report, the masks and the measurements clean, so their autosaves go and closing
+no longer asks. A saved report opened again (File > Open draft, ``--open-draft``) brings back the
+edited report, its masks and its measurements.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.measurements.files import SUFFIX as MEASUREMENTS_SUFFIX
+from ctrg_desktop.measurements.files import pack_measurements
 from ctrg_desktop.reports.mask_file import SUFFIX as MASKS_SUFFIX
 from ctrg_desktop.reports.mask_file import pack_masks, read_masks, write_masks
 from ctrg_desktop.reports.unsaved import unsaved_answer
@@ -38,6 +41,7 @@ class ReportFiles(QtCore.QObject):
         self.window = controller.window
         self.masks_file: Path | None = None  #: the masks file saved or opened last
         self._pending_masks: Path | None = None  # masks beside an opened report, for the study opening
+        self._pending_measurements: Path | None = None  # the same for measurements
 
     @property
     def segmentation(self):
@@ -46,6 +50,10 @@ class ReportFiles(QtCore.QObject):
     def _masks(self):
         seg = self.segmentation
         return seg.masks if seg is not None else None
+
+    @property
+    def measuring(self):
+        return getattr(self.window, "measuring", None)
 
     def _ask_path(self, title: str, start: Path, file_filter: str) -> Path | None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.window, title, str(start), file_filter)
@@ -78,11 +86,14 @@ class ReportFiles(QtCore.QObject):
         document = controller.document or ReportDocument.from_draft(draft, study_key=controller.study_key)
         masks = self._masks()
         state = masks.state if masks is not None else None
+        measured = self.measuring.measurements if self.measuring is not None else None
+        measured_state = measured.state if measured is not None else None
         previous = document.history.clean
         document.mark_clean()  # the saved history opens unmodified
         try:
             packed = pack_masks(masks, masks.shape) if masks is not None else None
-            saved = write_report(path, draft, document, packed)
+            saved = write_report(path, draft, document, packed,
+                                 pack_measurements(measured) if measured is not None else None)
         except (CtrgError, OSError) as exc:
             document.history.clean = previous
             window.show_error(f"Cannot save the report: {exc}")
@@ -90,10 +101,14 @@ class ReportFiles(QtCore.QObject):
         if masks is not None:
             masks.mark_clean(state)
             self.masks_file = saved.masks
+        if measured is not None:
+            measured.mark_clean(measured_state)
         controller.drafting.draft_path = Path(path)
         self._saved_now()
         sentences = sum(len(s.sentences) for s in document.structures)
         extra = f" and {len(saved.mask_names)} mask(s) beside it" if saved.mask_names else ""
+        if saved.measurements is not None:
+            extra += f"{' and' if not extra else ','} {len(measured)} measurement(s) beside it"
         window.status.message(f"Saved the report ({sentences} sentences){extra} to {path}")
         self.saved.emit(saved)
         return saved
@@ -103,6 +118,7 @@ class ReportFiles(QtCore.QObject):
         controller = self.controller
         controller.autosave.flush()
         controller.autosave.masks.flush()
+        controller.autosave.measurements.flush()
         controller._update_state()
 
     # --- masks on their own ----------------------------------------------------------------
@@ -159,8 +175,9 @@ class ReportFiles(QtCore.QObject):
 
     # --- the prompt's Save ------------------------------------------------------------------
     def save_work(self, work) -> bool:
-        """Save what ``work`` names: the report (with the masks) to its file, or the masks alone.
-        A file name is asked when none is known (a scripted answer uses ``default_folder()``)."""
+        """Save what ``work`` names: the report (with the masks and measurements) to its file, or
+        the masks and the measurements alone. A file name is asked when none is known (a scripted
+        answer uses ``default_folder()``)."""
         scripted = unsaved_answer() != "ask"
         key = self.controller.study_key or "study"
         drafting = self.controller.drafting
@@ -171,6 +188,16 @@ class ReportFiles(QtCore.QObject):
                     self._ask_path("Save report", Path(self.window.settings["last_folder"] or ".") / "report.json",
                                    REPORT_FILTER)
             return path is not None and self.save(path) is not None
+        if work.masks and not self._save_masks_of_work(scripted, key):
+            return False
+        if work.measurements:
+            files = self.measuring.files
+            if scripted:
+                return files.save(files.path or default_folder() / f"{key}{MEASUREMENTS_SUFFIX}") is not None
+            return files.choose() is not None
+        return True
+
+    def _save_masks_of_work(self, scripted: bool, key: str) -> bool:
         path = self.masks_file
         if path is None:
             path = default_folder() / f"{key}{MASKS_SUFFIX}" if scripted else \
@@ -180,9 +207,15 @@ class ReportFiles(QtCore.QObject):
 
     # --- opening a saved report -------------------------------------------------------------
     def opened(self, opened) -> None:
-        """A report file is shown: load the masks saved beside it (now, or once its study's masks
-        exist when the study is still opening)."""
-        self._pending_masks = None
+        """A report file is shown: load the masks and measurements saved beside it (now, or once
+        its study's masks and measurements exist when the study is still opening)."""
+        self._pending_masks = self._pending_measurements = None
+        measuring = self.measuring
+        if opened is not None and opened.measurements is not None and measuring is not None:
+            if measuring.volume is not self.window.volume or measuring.volume is None:
+                self._pending_measurements = opened.measurements
+            else:
+                measuring.files.load_beside(opened.measurements)
         if opened is None or opened.masks is None:
             return
         seg = self.segmentation
@@ -192,10 +225,13 @@ class ReportFiles(QtCore.QObject):
         self._load_beside(opened.masks)
 
     def study_opened(self) -> None:
-        """The study's masks exist now: load masks waiting for it."""
+        """The study's masks exist now: load masks (and measurements) waiting for it."""
         path, self._pending_masks = self._pending_masks, None
         if path is not None:
             self._load_beside(path)
+        path, self._pending_measurements = self._pending_measurements, None
+        if path is not None and self.measuring is not None:
+            self.measuring.files.load_beside(path)
 
     def _load_beside(self, path: Path) -> None:
         seg = self.segmentation

@@ -29,11 +29,14 @@ class UnsavedPrompt(QtCore.QObject):
         self.window = controller.window
         self.box: QtWidgets.QMessageBox | None = None
 
-    def confirm(self, action: str, proceed, cancelled=None, report: bool = True, masks: bool = True) -> bool:
+    def confirm(self, action: str, proceed, cancelled=None, report: bool = True, masks: bool = True,
+                measurements: bool | None = None) -> bool:
         """Before ``action`` (e.g. "Opening another study closes them"): call ``proceed()`` once the
-        unsaved work (``report`` edits, ``masks``) is saved or discarded; ``cancelled()`` when the
-        reader keeps it. True when ``proceed`` ran before returning."""
-        work = self.controller.unsaved(report=report, masks=masks)
+        unsaved work (``report`` edits, ``masks``, ``measurements``: by default when both others
+        are asked about, i.e. the whole study's work) is saved or discarded; ``cancelled()`` when
+        the reader keeps it. True when ``proceed`` ran before returning."""
+        measurements = (report and masks) if measurements is None else measurements
+        work = self.controller.unsaved(report=report, masks=masks, measurements=measurements)
         if not work.any:
             proceed()
             return True

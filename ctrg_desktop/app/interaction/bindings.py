@@ -17,6 +17,10 @@ DRAGS = {"window": "Window / level (left-right: width, up-down: level)", "zoom":
 DEFAULT_DRAGS = {"right": "window", "shift+left": "window", "ctrl+right": "zoom", "middle": "pan"}
 _BUTTONS = {Qt.MouseButton.LeftButton: "left", Qt.MouseButton.RightButton: "right",
             Qt.MouseButton.MiddleButton: "middle"}
+#: left drags of the measurement tools and the Measurements list's keys (listed by Help)
+TOOL_DRAGS = [("Left drag, Measure tool (M)", "A labelled distance in mm (M1, M2, ...) on the slice"),
+              ("Left drag, Ellipse tool (O)", "An ellipse ROI: HU mean, SD, min, max and area in mm²"),
+              ("Measurements list: click / F2 / Delete", "Go to its slice / rename / delete the measurement")]
 
 
 def drag_bindings(overrides: dict | None = None) -> dict[str, str]:

@@ -2,8 +2,8 @@
 
 * wheel, arrow keys, Page Up/Down (10 slices), Home/End: scroll slices; Ctrl+wheel: zoom
 * left button: move the linked crosshair (tool "navigate"), window/level (tool "window", or
-  Shift+left anywhere), distance measurement (tool "measure"), or a tool in ``handlers``
-  (the Segment menu's prompts and brush)
+  Shift+left anywhere), or a tool in ``handlers`` (the measurements' line and ellipse, the
+  Segment menu's prompts and brush)
 * other drags: :mod:`.bindings` (right: window/level, middle: pan, Ctrl+right: zoom); R: reset
 * double click: maximise / restore the view (the layout's ``double_clicked``); the crosshair
   stays where it was before the double click's first press
@@ -64,9 +64,6 @@ class SliceTools:
             elif tool in self.handlers:
                 self.drag, self.start_value = "handler", self.handlers[tool]
                 self.start_value.press(self.view, x, y)
-            elif tool == "measure":
-                self.drag, self.start_value = "measure", self.view.display_to_world(x, y)
-                self.view.set_measurement(self.start_value, self.start_value)
             else:
                 self.drag = "navigate"
                 self.click_to_cursor(x, y)
@@ -91,16 +88,11 @@ class SliceTools:
         elif self.drag == "pan":
             here = self.view.display_to_world(x, y)
             self.view.pan(self.start_value - here)
-        elif self.drag == "measure":
-            self.view.set_measurement(self.start_value, self.view.display_to_world(x, y))
         elif self.drag == "handler":
             self.start_value.move(self.view, x, y)
 
     def release(self, event) -> None:
-        if self.drag == "measure":
-            x, y = self._pos(event)
-            self.view.set_measurement(self.start_value, self.view.display_to_world(x, y), final=True)
-        elif self.drag == "handler":
+        if self.drag == "handler":
             x, y = self._pos(event)
             self.start_value.release(self.view, x, y)
         self.drag = None

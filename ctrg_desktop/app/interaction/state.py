@@ -17,7 +17,7 @@ class ViewerState(QtCore.QObject):
     window_changed = QtCore.Signal(float, float)
     tool_changed = QtCore.Signal(str)
 
-    TOOLS = ("navigate", "window", "measure")
+    TOOLS = ("navigate", "window", "measure", "ellipse")
 
     def __init__(self, presets: dict[str, tuple[float, float]] | None = None, parent=None):
         super().__init__(parent)

@@ -1,9 +1,11 @@
-"""The Masks dock: the study's masks (tick = visible, double click = rename), opacity, structure,
-delete, undo/redo, brush size, and the Segment structure / Propagate buttons."""
+"""The Masks dock: the study's masks (tick = visible, double click = rename; voxels and volume in
+mL), opacity, structure, delete, undo/redo, brush size, and the Segment structure / Propagate buttons."""
 
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
+
+from ctrg_desktop.imaging.volumetry import format_ml, mask_volume_ml
 
 Qt = QtCore.Qt
 NO_STRUCTURE = "(no structure)"
@@ -17,8 +19,8 @@ class MaskPanel(QtWidgets.QWidget):
         self.controller = controller
         self._in_change = self._deferred = False
         self.tree = QtWidgets.QTreeWidget()
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Mask", "Structure", "Voxels"])
+        self.tree.setColumnCount(4)
+        self.tree.setHeaderLabels(["Mask", "Structure", "Voxels", "Volume"])
         self.tree.setRootIsDecorated(False)
         self.tree.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
                                   | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed)
@@ -26,6 +28,7 @@ class MaskPanel(QtWidgets.QWidget):
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.opacity = QtWidgets.QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.structure = QtWidgets.QComboBox()
@@ -83,7 +86,10 @@ class MaskPanel(QtWidgets.QWidget):
         with QtCore.QSignalBlocker(self.tree):
             self.tree.clear()
             for mask in masks or ():
-                item = QtWidgets.QTreeWidgetItem([mask.name, mask.structure or "", f"{mask.voxels:,}"])
+                voxels = mask.voxels
+                item = QtWidgets.QTreeWidgetItem([mask.name, mask.structure or "", f"{voxels:,}",
+                                                  self._volume_text(voxels)])
+                item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 item.setData(0, Qt.ItemDataRole.UserRole, mask.name)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Checked if mask.visible else Qt.CheckState.Unchecked)
@@ -93,6 +99,13 @@ class MaskPanel(QtWidgets.QWidget):
                 if mask.name == active:
                     self.tree.setCurrentItem(item)
         self._sync_controls()
+
+    def _volume_text(self, voxels: int) -> str:
+        """The mask's volume in mL (voxels x the study's voxel volume); '' without a study."""
+        volume = getattr(self.controller, "volume", None)
+        if volume is None:
+            return ""
+        return format_ml(mask_volume_ml(voxels, volume.spacing))
 
     def _sync_controls(self) -> None:
         mask = self.controller.active_mask()

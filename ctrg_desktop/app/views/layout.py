@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 LAYOUTS = ("2x2", "1x3", "single")
 _GRIDS = {
@@ -12,7 +12,10 @@ _GRIDS = {
 
 
 class ViewLayout(QtWidgets.QWidget):
-    """Holds ``views`` (name -> widget); ``active`` is the view that ``single`` maximises."""
+    """Holds ``views`` (name -> widget); ``active`` is the view that ``single`` maximises;
+    ``layout_changed(name)`` after every :meth:`set_layout`."""
+
+    layout_changed = QtCore.Signal(str)
 
     def __init__(self, views: dict[str, QtWidgets.QWidget], parent=None):
         super().__init__(parent)
@@ -55,6 +58,7 @@ class ViewLayout(QtWidgets.QWidget):
         self.layout_name = name
         for key in cells:
             self.views[key].request_render()
+        self.layout_changed.emit(name)
 
     def toggle_maximised(self, name: str) -> None:
         """Double click: maximise ``name``, or go back to the previous layout."""

@@ -75,7 +75,8 @@ class SliceImage:
 
 
 class SliceView(VtkView):
-    """Signals: ``hovered(kji, world, hu)`` under the mouse; ``measured(mm)`` after a measurement."""
+    """Signals: ``hovered(kji, world, hu)`` under the mouse; ``measured(mm)`` after a line measurement
+    (the measurements themselves: :mod:`ctrg_desktop.app.measure`)."""
 
     hovered = QtCore.Signal(object, object, object)
     measured = QtCore.Signal(float)
@@ -101,13 +102,10 @@ class SliceView(VtkView):
         self.scale_bar = ScaleBar(self.renderer)
         self.crosshair = Polyline3D(self.renderer, width=1.0)
         self.crosshair_visible = True
-        self.measure_line = Polyline3D(self.renderer, colour=(0.2, 1.0, 1.0), width=2.0)
-        self.measure_text = CornerText(self.renderer, "top-right")
-        self.measurements: list[tuple[np.ndarray, np.ndarray, float]] = []
         self.tools = SliceTools(self)
         self.setMouseTracking(True)
         self.overlays = None  # set by the window: an overlay_render.SliceOverlays
-        state.volume_changed.connect(self._on_volume)
+        self.slab = None  # set by the window: a views.slab.ViewSlab (thick-slab MIP / MinIP / mean)
         state.cursor_changed.connect(self._on_cursor)
         state.window_changed.connect(self._on_window)
 
@@ -129,14 +127,10 @@ class SliceView(VtkView):
             return
         index = self.slice_index
         layers = self.overlays.layers if self.overlays is not None else ()
-        self.compositor(self.array, self.axis, index, self.grey, layers, self.blends, out=self.slice_image.buffer)
+        source = self.array if self.slab is None else self.slab.source(self.array, index)
+        self.compositor(source, self.axis, index, self.grey, layers, self.blends, out=self.slice_image.buffer)
         self.slice_image.show(index)
         self._stale, self._shown_index = False, index
-
-    def _on_volume(self) -> None:
-        self.measurements.clear()
-        self.measure_line.set_segments(np.zeros((0, 2, 3)))
-        self.measure_text.set("")
 
     @property
     def dop(self) -> np.ndarray:
@@ -206,7 +200,7 @@ class SliceView(VtkView):
         self.request_render()
 
     def _update_decorations(self) -> None:
-        """Slice number, crosshair and measurement visibility for the cursor (a hidden view
+        """Slice number and crosshair for the cursor (a hidden view
         catches up when it is shown: nothing reads them meanwhile)."""
         if not self.isVisible():
             self._decorations_stale = True
@@ -214,9 +208,9 @@ class SliceView(VtkView):
         self._decorations_stale = False
         volume = self.state.volume
         n = volume.shape[self.axis]
-        self.info.set(f"{VIEW_TITLES[self.name]}  {self.slice_index + 1}/{n}")
+        slab = self.slab.label() if self.slab is not None else ""
+        self.info.set(f"{VIEW_TITLES[self.name]}  {self.slice_index + 1}/{n}{slab}")
         self._update_crosshair()
-        self._update_measurement_visibility()
 
     def _update_crosshair(self) -> None:
         volume, cursor = self.state.volume, np.asarray(self.state.cursor, float)
@@ -268,26 +262,6 @@ class SliceView(VtkView):
         camera = self.renderer.GetActiveCamera()
         camera.SetParallelScale(camera.GetParallelScale() / float(factor))
         self.request_render()
-
-    # --- measurement -------------------------------------------------------------------
-    def set_measurement(self, p0, p1, final: bool = False) -> float:
-        p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
-        mm = float(np.linalg.norm(p1 - p0))
-        lift = -self.dop * 0.3 * min(self.state.volume.spacing)
-        self.measure_line.set_segments(np.array([[p0 + lift, p1 + lift]]))
-        self.measure_line.actor.SetVisibility(True)
-        self.measure_text.set(f"{mm:.1f} mm")
-        if final:
-            self.measurements = [(p0, p1, self.slice_index)]
-            self.measured.emit(mm)
-        self.request_render()
-        return mm
-
-    def _update_measurement_visibility(self) -> None:
-        on_slice = any(k == self.slice_index for _, _, k in self.measurements)
-        if self.measurements:
-            self.measure_line.actor.SetVisibility(on_slice)
-            self.measure_text.actor.SetVisibility(on_slice)
 
     # --- Qt events go to the tools ------------------------------------------------------
     def mousePressEvent(self, event):  # noqa: N802

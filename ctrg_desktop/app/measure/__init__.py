@@ -1,0 +1,1 @@
+"""Measurements in the window: line and ellipse tools, their drawing, the Measurements dock, autosave."""
