@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", nargs="?", choices=sorted(benches))
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
+    parser.add_argument("--slices", type=int, default=0, help="propagate: slices each way (default 5)")
     args = parser.parse_args(argv)
     if not args.name:
         for name, doc in benches.items():

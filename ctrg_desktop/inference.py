@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-import math
 import os
 import time
 import warnings as _warnings
@@ -32,8 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from ctrg_desktop import __version__
+from ctrg_desktop.atomic import atomic_path
+from ctrg_desktop.devices import resolve_device
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.io.volume import Volume
+from ctrg_desktop.jsonable import jsonable
 
 FORMAT = "ctrg-draft-report"
 FORMAT_VERSION = 1
@@ -50,13 +52,6 @@ TIMING_KEYS = ("read", "load", "preprocess", "encode", "decode", "total")
 #: ~20 % on an idle machine, but where the cores are shared OpenMP's spinning threads wait on each
 #: other and the same decode measured 40x slower (12 s instead of 0.3 s for 40 tokens on 2 cores).
 DECODE_THREADS = 1
-
-
-def resolve_device(device="auto"):
-    """"auto" -> cuda when available, else cpu (see :func:`ctrg_desktop.model.zoo.resolve_device`)."""
-    from ctrg_desktop.model.zoo import resolve_device as resolve
-
-    return resolve(device)
 
 
 def generation_budget(config) -> int:
@@ -159,7 +154,7 @@ class DraftReport:
                               "dtype": "float32", "rows": [s.name for s in self.structures],
                               "columns": "patch index (C order over the grid_counts of preprocessing)"},
                 "timings": dict(self.timings)}
-        return _jsonable(data)
+        return jsonable(data)
 
     def save(self, json_path, attention_path=None) -> Path:
         """Write the JSON to ``json_path`` and the attention map beside it; returns the JSON path."""
@@ -167,15 +162,12 @@ class DraftReport:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         if self.attention is not None:
             attention_path = Path(attention_path) if attention_path else attention_path_for(json_path)
-            tmp = attention_path.with_name(f".{attention_path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
+            with atomic_path(attention_path) as tmp, open(tmp, "wb") as f:
                 np.save(f, np.ascontiguousarray(self.attention, dtype=np.float32), allow_pickle=False)
-            os.replace(tmp, attention_path)
             self.attention_file = (attention_path.name if attention_path.parent.resolve() == json_path.parent.resolve()
                                    else str(attention_path.resolve()))
-        tmp = json_path.with_name(f".{json_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, json_path)
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
         return json_path
 
 
@@ -349,13 +341,6 @@ def _patch_records(prepared, grid, indices: np.ndarray, attention: np.ndarray) -
     return out
 
 
-def _geometry(volume: Volume) -> dict:
-    return {"shape": list(volume.shape), "spacing": [float(s) for s in volume.spacing],
-            "origin": [float(o) for o in volume.origin],
-            "direction": [[float(v) for v in row] for row in volume.direction],
-            "orientation": volume.orientation_code()}
-
-
 def draft_report(volume: Volume, model, device="auto", structures=None, *, num_beams: int = 3,
                  max_length: int | None = None, min_length: int = 1, no_repeat_ngram_size: int = 0,
                  repetition_penalty: float = 1.0, progress=None,
@@ -450,10 +435,10 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
         "grid_counts": list(grid.counts), "num_patches": grid.num_patches,
         "window": {"name": enc.window, "lo": window.lo, "hi": window.hi, "centre": window.centre,
                    "scale": window.scale},
-        "crop_offsets": [int(o) for o in prepared.crop_offsets], "model_grid": _geometry(prepared.grid),
+        "crop_offsets": [int(o) for o in prepared.crop_offsets], "model_grid": prepared.grid.geometry.to_json(),
     }
     timings["total"] = time.perf_counter() - started
-    study = {**_geometry(volume), "source": volume.series.source_path, "format": volume.series.source_format}
+    study = {**volume.geometry.to_json(), "source": volume.series.source_path, "format": volume.series.source_format}
     return DraftReport(model={**info.to_dict(), "structure_set": config.structure_set,
                               "tokenizer": config.decoder.tokenizer},
                        study=study, preprocessing=preprocessing, generation=generation, device=str(dev),
@@ -463,16 +448,3 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
                        attention=np.ascontiguousarray(attention, dtype=np.float32), raw_text=raw,
                        observations=observations)
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value

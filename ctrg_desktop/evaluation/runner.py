@@ -67,7 +67,7 @@ def load_model(name_or_folder, map_location="cpu"):
 
 
 def resolve_device(device: str | None):
-    from ctrg_desktop.model.zoo import resolve_device as resolve
+    from ctrg_desktop.devices import resolve_device as resolve
 
     return resolve(device)
 

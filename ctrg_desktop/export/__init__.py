@@ -6,10 +6,10 @@
 * Masks: :func:`write_nifti_labelmap`, :func:`write_nifti_masks`, :func:`write_dicom_seg`
   (DICOM studies only).
 
-Every writer replaces its target atomically (temporary file, then ``os.replace``), returns an
-:class:`ExportResult` (path, files, warnings for the user) and raises :class:`ExportError` (a
-``CtrgError``) with a one-line message on bad input. The DICOM writers (and highdicom, slow to
-import) load on first use.
+Every writer replaces its target atomically (:func:`ctrg_desktop.atomic.atomic_path`: temporary
+file, fsync, ``os.replace``), returns an :class:`ExportResult` (path, files, warnings for the user)
+and raises :class:`ExportError` (a ``CtrgError``) with a one-line message on bad input. The
+DICOM writers (and highdicom, slow to import) load on first use.
 """
 
 import importlib

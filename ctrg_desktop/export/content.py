@@ -3,12 +3,12 @@
 :class:`ReportContent` is built from a model draft (:meth:`ReportContent.from_draft`) or from
 the reader's edited report document (:meth:`ReportContent.from_document`); every exporter reads
 only this class. ``study`` is a dict: the grid (``shape``, ``spacing``, ``origin``,
-``direction``, ``orientation``: as :class:`~ctrg_desktop.io.volume.Volume`, axes k, j, i, LPS
-mm), ``source`` (the path the study was read from) and ``format`` (``SeriesInfo.source_format``:
-``dicom-series``, ``dicom-zip``, ``dicom-multiframe``, ``nifti`` ...); for DICOM studies also
-``study_instance_uid`` / ``series_instance_uid`` when known (a draft does not keep them: pass
-the study's ``Volume`` to the constructors, or the DICOM exporters find the series again by its
-geometry).
+``direction``, ``orientation``: a :class:`~ctrg_desktop.io.geometry.GridGeometry` in JSON, axes
+k, j, i, LPS mm), ``source`` (the path the study was read from) and ``format``
+(``SeriesInfo.source_format``: ``dicom-series``, ``dicom-zip``, ``dicom-multiframe``, ``nifti``
+...); for DICOM studies also ``study_instance_uid`` / ``series_instance_uid`` when known (a
+draft does not keep them: pass the study's ``Volume`` to the constructors, or the DICOM
+exporters find the series again by its geometry).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ctrg_desktop.export.errors import ExportError
+from ctrg_desktop.io.geometry import GEOMETRY_KEYS, GridGeometry
 from ctrg_desktop.io.volume import Volume
 
 #: ``SeriesInfo.source_format`` values of studies read from DICOM.
 DICOM_FORMATS = ("dicom-series", "dicom-zip", "dicom-multiframe")
-GEOMETRY_KEYS = ("shape", "spacing", "origin", "direction")
 UID_KEYS = ("study_instance_uid", "series_instance_uid")
 
 
@@ -124,10 +124,7 @@ def source_name(source) -> str:
 
 def study_info(volume: Volume) -> dict:
     """The ``study`` dict of a Volume (module docstring), its DICOM UIDs included when known."""
-    info = {"shape": list(volume.shape), "spacing": [float(s) for s in volume.spacing],
-            "origin": [float(o) for o in volume.origin],
-            "direction": [[float(v) for v in row] for row in volume.direction],
-            "orientation": volume.orientation_code(), "source": volume.series.source_path,
+    info = {**volume.geometry.to_json(), "source": volume.series.source_path,
             "format": volume.series.source_format}
     uids = {"study_instance_uid": volume.meta.study_instance_uid,
             "series_instance_uid": volume.series.series_instance_uid or volume.meta.series_instance_uid}
@@ -169,5 +166,5 @@ def study_grid(study) -> Volume:
     shape = tuple(int(n) for n in study["shape"])
     if len(shape) != 3 or min(shape) < 1:
         raise ExportError(f"bad study shape {list(shape)}")
-    return Volume(np.broadcast_to(np.int16(0), shape), tuple(study["spacing"]), tuple(study["origin"]),
-                  np.asarray(study["direction"], dtype=np.float64))
+    grid = GridGeometry.from_json(study)
+    return Volume.on_grid(np.broadcast_to(np.int16(0), grid.shape), grid)

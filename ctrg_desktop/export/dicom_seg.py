@@ -25,11 +25,10 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
 from ctrg_desktop import __version__
-from ctrg_desktop.export.atomic import atomic_path
 from ctrg_desktop.export.coding import segment_codes
 from ctrg_desktop.export.content import study_grid
 from ctrg_desktop.export.dicom_source import SourceSeries, frame_mapping, load_source_series, on_voxel_centres
-from ctrg_desktop.export.errors import ExportError
+from ctrg_desktop.export.errors import ExportError, export_path
 from ctrg_desktop.export.masks import MaskSpec, checked_masks, label_map
 from ctrg_desktop.export.result import ExportResult
 from ctrg_desktop.io.volume import Volume
@@ -68,7 +67,7 @@ def write_dicom_seg(masks, study, path: str | os.PathLike, *, series_description
         content_description="masks drawn in ctrg-desktop (not for clinical use)"[:64],
         omit_empty_frames=True, specific_character_set="ISO_IR 192")
     seg.SeriesDescription = series_description[:64]
-    with atomic_path(path) as tmp:
+    with export_path(path) as tmp:
         seg.save_as(tmp, enforce_file_format=True)
     return ExportResult(path, warnings)
 

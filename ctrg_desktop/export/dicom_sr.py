@@ -27,11 +27,10 @@ from highdicom.sr import (CodeContentItem, CodedConcept, ComprehensiveSR, Contai
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
-from ctrg_desktop.export.atomic import atomic_path
 from ctrg_desktop.export.coding import structure_code
 from ctrg_desktop.export.content import ReportContent, study_grid
 from ctrg_desktop.export.dicom_source import SourceSeries, load_source_series
-from ctrg_desktop.export.errors import ExportError
+from ctrg_desktop.export.errors import ExportError, export_path
 from ctrg_desktop.export.measurement_sr import measurements_container
 from ctrg_desktop.export.result import ExportResult
 
@@ -66,7 +65,7 @@ def write_dicom_sr(content: ReportContent, path: str | os.PathLike, *,
         manufacturer="ctrg-desktop", is_complete=False, is_final=False, is_verified=False,
         specific_character_set="ISO_IR 192")
     sr.SeriesDescription = series_description[:64]
-    with atomic_path(path) as tmp:
+    with export_path(path) as tmp:
         sr.save_as(tmp, enforce_file_format=True)
     return ExportResult(path, list(source.warnings))
 

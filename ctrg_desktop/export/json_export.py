@@ -6,8 +6,8 @@ import json
 import os
 
 from ctrg_desktop import __version__
-from ctrg_desktop.export.atomic import write_text_atomic
 from ctrg_desktop.export.content import UID_KEYS, ReportContent, source_name
+from ctrg_desktop.export.errors import write_export
 from ctrg_desktop.export.result import ExportResult
 
 FORMAT = "ctrg-report"
@@ -32,4 +32,4 @@ def report_json(content: ReportContent, identifiers: bool = False) -> dict:
 def write_json(content: ReportContent, path: str | os.PathLike, identifiers: bool = False) -> ExportResult:
     """Write :func:`report_json` to ``path`` (UTF-8, indented, atomically)."""
     text = json.dumps(report_json(content, identifiers), indent=2, ensure_ascii=False) + "\n"
-    return ExportResult(write_text_atomic(path, text))
+    return ExportResult(write_export(path, text))

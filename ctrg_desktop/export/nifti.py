@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from ctrg_desktop.export.atomic import atomic_path, write_text_atomic
 from ctrg_desktop.export.content import study_grid
-from ctrg_desktop.export.errors import ExportError
+from ctrg_desktop.export.errors import ExportError, export_path, write_export
 from ctrg_desktop.export.masks import checked_masks, label_map
 from ctrg_desktop.export.result import ExportResult
 from ctrg_desktop.io.sitk_bridge import volume_to_image
@@ -40,7 +39,7 @@ def write_nifti_labelmap(masks, study, path: str | os.PathLike) -> ExportResult:
     _write_image(volume_to_image(grid, labels), path)
     legend = {"format": "ctrg-mask-labels", "image": path.name,
               "labels": [{"value": n, **_describe(m)} for n, m in enumerate(masks, start=1)]}
-    sidecar = write_text_atomic(labels_path(path), json.dumps(legend, indent=2, ensure_ascii=False) + "\n")
+    sidecar = write_export(labels_path(path), json.dumps(legend, indent=2, ensure_ascii=False) + "\n")
     return ExportResult(path, warnings, [path, sidecar])
 
 
@@ -60,8 +59,8 @@ def write_nifti_masks(masks, study, folder: str | os.PathLike) -> ExportResult:
         files.append(target)
         entries.append({"file": target.name, **_describe(mask)})
     legend = {"format": "ctrg-mask-labels", "files": entries}
-    files.append(write_text_atomic(folder / f"masks{LABELS_SUFFIX}",
-                                   json.dumps(legend, indent=2, ensure_ascii=False) + "\n"))
+    text = json.dumps(legend, indent=2, ensure_ascii=False) + "\n"
+    files.append(write_export(folder / f"masks{LABELS_SUFFIX}", text))
     return ExportResult(folder, [], files)
 
 
@@ -96,7 +95,7 @@ def _describe(mask) -> dict:
 
 
 def _write_image(image: sitk.Image, path: Path) -> None:
-    with atomic_path(path) as tmp:
+    with export_path(path) as tmp:
         try:
             sitk.WriteImage(image, str(tmp), useCompression=True)
         except RuntimeError as exc:

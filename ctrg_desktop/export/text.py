@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 import os
 
-from ctrg_desktop.export.atomic import write_text_atomic
 from ctrg_desktop.export.content import ReportContent
+from ctrg_desktop.export.errors import write_export
 from ctrg_desktop.export.result import ExportResult
 from ctrg_desktop.measurements import KINDS
 
@@ -71,4 +71,4 @@ def study_line(study: dict) -> str:
 
 def write_text(content: ReportContent, path: str | os.PathLike) -> ExportResult:
     """Write :func:`plain_text` to ``path`` (UTF-8, atomically)."""
-    return ExportResult(write_text_atomic(path, plain_text(content)))
+    return ExportResult(write_export(path, plain_text(content)))

@@ -12,6 +12,8 @@ Conventions (used everywhere in ctrg-desktop):
 * ``spacing`` is in array-axis order ``(sk, sj, si)`` mm; ``origin`` is the LPS world point of
   the centre of voxel ``[0, 0, 0]``; ``direction[:, a]`` is the LPS unit vector of array axis ``a``.
   ``world = origin + direction @ (spacing * [k, j, i])``.
+
+The grid itself (no voxels) is :class:`~ctrg_desktop.io.geometry.GridGeometry` (``Volume.geometry``).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: ``direction`` of a canonical volume: array axis k -> +z (S), j -> +y (P), i -> +x (L).
-CANONICAL_DIRECTION = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+from ctrg_desktop.io.geometry import CANONICAL_DIRECTION, GridGeometry
+
+__all__ = ["CANONICAL_DIRECTION", "SeriesInfo", "StudyMeta", "Volume"]
 
 
 @dataclass
@@ -82,47 +85,41 @@ class Volume:
             raise ValueError(f"a volume needs a 3D array, got shape {self.array.shape}")
         if self.array.dtype not in (np.int16, np.float32):
             raise ValueError(f"volume arrays are int16 or float32 HU, got {self.array.dtype}")
-        self.spacing = tuple(float(s) for s in self.spacing)
-        if len(self.spacing) != 3 or not all(np.isfinite(self.spacing)) or min(self.spacing) <= 0:
-            raise ValueError(f"spacing must be three finite positive mm values, got {self.spacing}")
-        self.origin = tuple(float(o) for o in self.origin)
-        direction = np.array(self.direction, dtype=np.float64).reshape(3, 3)
-        direction[np.abs(direction) < 1e-12] = 0.0  # float dust (denormals) upsets ITK's SVD
-        self.direction = direction
+        grid = GridGeometry(self.array.shape, self.spacing, self.origin, self.direction)  # checks them
+        self.spacing, self.origin, self.direction = grid.spacing, grid.origin, np.array(grid.direction)
+
+    @classmethod
+    def on_grid(cls, array: np.ndarray, geometry: GridGeometry, **fields) -> "Volume":
+        """A volume of ``array`` standing on ``geometry`` (``fields``: series, meta)."""
+        if tuple(array.shape) != geometry.shape:
+            raise ValueError(f"array shape {tuple(array.shape)} differs from the grid's {geometry.shape}")
+        return cls(array, geometry.spacing, geometry.origin, geometry.direction, **fields)
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(int(n) for n in self.array.shape)
 
     @property
+    def geometry(self) -> GridGeometry:
+        """The grid the voxels stand on (shape, spacing, origin, direction)."""
+        return GridGeometry(self.array.shape, self.spacing, self.origin, self.direction)
+
+    @property
     def affine(self) -> np.ndarray:
         """4x4 matrix mapping homogeneous voxel index ``(k, j, i, 1)`` to LPS world ``(x, y, z, 1)``."""
-        a = np.eye(4)
-        a[:3, :3] = self.direction * np.asarray(self.spacing)[None, :]
-        a[:3, 3] = self.origin
-        return a
+        return self.geometry.affine
 
     def voxel_to_world(self, kji) -> np.ndarray:
         """Voxel indices ``(..., 3)`` in (k, j, i) order (fractional allowed) to LPS mm ``(..., 3)``."""
-        kji = np.asarray(kji, dtype=np.float64)
-        a = self.affine
-        return kji @ a[:3, :3].T + a[:3, 3]
+        return self.geometry.voxel_to_world(kji)
 
     def world_to_voxel(self, xyz) -> np.ndarray:
         """LPS mm points ``(..., 3)`` to fractional voxel indices ``(..., 3)`` in (k, j, i) order."""
-        xyz = np.asarray(xyz, dtype=np.float64)
-        a = self.affine
-        return (xyz - a[:3, 3]) @ np.linalg.inv(a[:3, :3]).T
+        return self.geometry.world_to_voxel(xyz)
 
     def orientation_code(self) -> str:
         """Three letters naming where the (i, j, k) axes point, e.g. ``"LPS"`` for canonical volumes."""
-        letters = (("L", "R"), ("P", "A"), ("S", "I"))
-        code = ""
-        for axis in (2, 1, 0):  # i, j, k
-            v = self.direction[:, axis]
-            w = int(np.argmax(np.abs(v)))
-            code += letters[w][0 if v[w] > 0 else 1]
-        return code
+        return self.geometry.orientation_code()
 
     def hu_range(self) -> tuple[float, float]:
         return float(self.array.min()), float(self.array.max())
@@ -134,13 +131,14 @@ class Volume:
     def summary(self) -> dict:
         """JSON-ready description without PHI."""
         lo, hi = self.hu_range()
+        grid = self.geometry
         return {
-            "shape": list(self.shape),
+            "shape": list(grid.shape),
             "axes": ["k (slice, towards S)", "j (row, towards P)", "i (column, towards L)"],
-            "spacing_mm": [round(s, 4) for s in self.spacing],
-            "origin_lps_mm": [round(o, 3) for o in self.origin],
-            "direction": [[round(float(v), 6) for v in row] for row in self.direction],
-            "orientation": self.orientation_code(),
+            "spacing_mm": [round(s, 4) for s in grid.spacing],
+            "origin_lps_mm": [round(o, 3) for o in grid.origin],
+            "direction": [[round(float(v), 6) for v in row] for row in grid.direction],
+            "orientation": grid.orientation_code(),
             "dtype": str(self.array.dtype),
             "hu_range": [lo, hi],
             "modality": self.series.modality,

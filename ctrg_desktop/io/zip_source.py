@@ -29,6 +29,7 @@ from ctrg_desktop.io.dicom_scan import DicomHeader, ScanResult, read_header_from
 from ctrg_desktop.io.progress import Reporter
 from ctrg_desktop.io.safety import (MAX_ZIP_MEMBER_ENV, MAX_ZIP_RATIO_ENV, MIB, ZIP_RATIO_EXEMPT_BYTES,
                                     max_zip_member_bytes, max_zip_ratio, mib)
+from ctrg_desktop.processes import pid_exists
 
 _COPY_CHUNK = MIB
 _STALE_WITHOUT_PID_S = 7 * 24 * 3600  # where processes cannot be checked (Windows): a week
@@ -169,10 +170,4 @@ def _stale(pid: int, entry: Path) -> bool:
             return time.time() - entry.stat().st_mtime > _STALE_WITHOUT_PID_S
         except OSError:
             return False
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # exists, owned by someone else
-    return False
+    return not pid_exists(pid)

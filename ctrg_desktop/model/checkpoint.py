@@ -21,9 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ctrg_desktop.errors import CtrgError
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
+from ctrg_desktop.model.catalogue import CONFIG_NAME, WEIGHTS_NAME
 
 
 class WeightsFileError(CtrgError, ValueError):

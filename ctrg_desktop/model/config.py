@@ -14,6 +14,7 @@ import numbers
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
+from ctrg_desktop.config_fields import check_fields
 from ctrg_desktop.imaging.patches import PatchGrid
 from ctrg_desktop.imaging.window import CTCLIP_WINDOW, PAPER_WINDOW, HUWindow
 
@@ -392,11 +393,7 @@ def _value_problem(name: str, default, value) -> str:
 
 def _check_fields(cls, data, what: str) -> None:
     """``data`` (from JSON) has only ``cls``'s fields, each of its default's type and in range."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{what} must be a JSON object, got {type(data).__name__}")
-    unknown = set(data) - {f.name for f in fields(cls)}
-    if unknown:
-        raise ValueError(f"{what} has unknown fields: {sorted(unknown)}")
+    check_fields(data, cls, what)
     for f in fields(cls):
         if f.name in data and f.default is not MISSING:
             problem = _value_problem(f.name, f.default, data[f.name])

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ctrg_desktop import hashing
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.model.config import DecoderConfig, LLMConfig
 
@@ -112,11 +113,7 @@ def file_sha256(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
+        _SHA_CACHE[key] = hashing.file_sha256(path)
     return _SHA_CACHE[key]
 
 

@@ -1,4 +1,4 @@
-"""The model zoo: resolve a model name to a folder, list the models, load one.
+"""The model zoo: resolve a model name to a folder, load a model, register one (torch).
 
 A model folder holds ``config.json`` (the :class:`ModelConfig`, which names its tokenizer and
 the preprocessing it was trained with), ``model.safetensors`` (the weights), ``card.md``
@@ -10,7 +10,8 @@ refused, never unpickled.
 
 Names resolve, in order, to: an existing folder path; a folder of the bundled zoo
 (:func:`ctrg_desktop.resources.model_zoo_dir`, ``CTRG_MODEL_ZOO`` overrides it); a folder of the
-user's zoo (``user_data_dir()/"models"``).
+user's zoo (``user_data_dir()/"models"``). The zoo's listing, without torch:
+:mod:`ctrg_desktop.model.catalogue`.
 """
 
 from __future__ import annotations
@@ -28,15 +29,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ctrg_desktop.devices import resolve_device
 from ctrg_desktop.errors import CtrgError
-from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_weights_file, read_weights_header
+from ctrg_desktop.hashing import file_sha256
+from ctrg_desktop.model.catalogue import (CARD_NAME, CONFIG_NAME, NAME_RE, PICKLE_SUFFIXES, WEIGHTS_NAME,
+                                          ModelEntry, known_names, pickles, zoo_dirs, zoo_entries, zoo_folders)
+from ctrg_desktop.model.checkpoint import load_weights_file, read_weights_header
 from ctrg_desktop.reports.observation_guide import GUIDE_NAME, load_guide
 
-CARD_NAME = "card.md"
-PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
-#: A zoo name: what ``ctrg_desktop.segmentation.zoo`` accepts for segmenters (no path parts, no
-#: leading dot: the zoo's hidden entries are its own).
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LOCK_NAME = ".lock"
 
 
@@ -46,35 +46,6 @@ class ModelZooError(CtrgError):
 
 class PickleCheckpointError(ModelZooError):
     """A pickle checkpoint where safetensors weights are needed: refused, never unpickled."""
-
-
-def zoo_dirs() -> list[tuple[str, Path]]:
-    """``[("bundled", model_zoo_dir()), ("user", user_data_dir()/"models")]`` in lookup order."""
-    from ctrg_desktop.resources import model_zoo_dir, user_data_dir
-
-    return [("bundled", model_zoo_dir()), ("user", user_data_dir() / "models")]
-
-
-def _zoo_folders() -> list[tuple[str, str, Path]]:
-    """(name, source, folder) of every folder with a ``config.json`` in the zoos; the first zoo wins."""
-    out, seen = [], set()
-    for source, zoo in zoo_dirs():
-        if not zoo.is_dir():
-            continue
-        for folder in sorted(p for p in zoo.iterdir()
-                             if not p.name.startswith(".") and p.is_dir() and (p / CONFIG_NAME).is_file()):
-            if folder.name not in seen:
-                seen.add(folder.name)
-                out.append((folder.name, source, folder))
-    return out
-
-
-def known_names() -> list[str]:
-    return sorted(name for name, _, _ in _zoo_folders())
-
-
-def _pickles(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(PICKLE_SUFFIXES))
 
 
 def _pickle_message(what: str) -> str:
@@ -108,7 +79,7 @@ def resolve_model_folder(name_or_folder, need_weights: bool = False) -> Path:
     if path.is_dir():
         folder = path
     else:
-        found = {name: folder for name, _, folder in _zoo_folders()}
+        found = {name: folder for name, _, folder in zoo_folders()}
         folder = found.get(str(name_or_folder))
         if folder is None:
             for _, zoo in zoo_dirs():  # a zoo folder without config.json: say so below
@@ -118,60 +89,19 @@ def resolve_model_folder(name_or_folder, need_weights: bool = False) -> Path:
         if folder is None:
             raise ModelZooError(_unknown_name_message(str(name_or_folder)))
     if not (folder / CONFIG_NAME).is_file():
-        pickles = _pickles(folder)
-        if pickles:
-            raise PickleCheckpointError(_pickle_message(f"{folder / pickles[0]}") + "; and it has no config.json")
+        found = pickles(folder)
+        if found:
+            raise PickleCheckpointError(_pickle_message(f"{folder / found[0]}") + "; and it has no config.json")
         raise ModelZooError(f"{folder} is not a model folder (no config.json)")
     if need_weights and not (folder / WEIGHTS_NAME).is_file():
-        pickles = _pickles(folder)
-        if pickles:
-            raise PickleCheckpointError(_pickle_message(str(folder / pickles[0])))
+        found = pickles(folder)
+        if found:
+            raise PickleCheckpointError(_pickle_message(str(folder / found[0])))
         raise ModelZooError(f"{folder} has no weights ({WEIGHTS_NAME} missing)")
     return folder
 
 
-# ------------------------------------------------------------------------------------------ listing
-
-@dataclass
-class ModelEntry:
-    """One model of the zoo as ``ctrg models`` shows it."""
-
-    name: str
-    source: str                 #: "bundled" or "user"
-    folder: str
-    title: str                  #: the card's first heading ('' without a card)
-    summary: str                #: the card's first paragraph or bullet line
-    parameters: int | None      #: counted from the config (None when the config is unreadable)
-    has_weights: bool
-    weights_mb: float | None
-    tokenizer: str | None
-    structure_set: str | None
-    input_shape: list[int] | None
-    spacing: list[float] | None
-    problem: str = ""           #: why the model cannot be loaded ('' when it can)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def read_card(folder: Path) -> tuple[str, str]:
-    """(title, summary) of ``folder/card.md``: the first heading and the first text line after it."""
-    path = Path(folder) / CARD_NAME
-    if not path.is_file():
-        return "", ""
-    title, summary = "", ""
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            if not title:
-                title = line.lstrip("#").strip()
-            continue
-        summary = line.lstrip("-* ").strip()
-        break
-    return title, summary
-
+# ------------------------------------------------------------------------------------------ counting
 
 @functools.lru_cache(maxsize=4)
 def shared_tokenizer(name: str):
@@ -213,36 +143,25 @@ def count_parameters(config) -> int:
     return total
 
 
-def _entry(name: str, source: str, folder: Path) -> ModelEntry:
+def _with_parameters(entry: ModelEntry) -> ModelEntry:
+    """``entry`` with its parameter count (the model built on the meta device); a count that fails
+    becomes its problem. An entry whose config is unreadable stays as the catalogue made it."""
     from ctrg_desktop.model.config import ModelConfig
 
-    title, summary = read_card(folder)
-    weights = folder / WEIGHTS_NAME
-    entry = ModelEntry(name=name, source=source, folder=str(folder), title=title, summary=summary, parameters=None,
-                       has_weights=weights.is_file(),
-                       weights_mb=round(weights.stat().st_size / 2**20, 1) if weights.is_file() else None,
-                       tokenizer=None, structure_set=None, input_shape=None, spacing=None)
     try:
-        config = ModelConfig.load(folder / CONFIG_NAME)
-    except (ValueError, TypeError) as exc:
-        entry.problem = " ".join(str(exc).split())
+        config = ModelConfig.load(Path(entry.folder) / CONFIG_NAME)
+    except (ValueError, TypeError):
         return entry
-    entry.tokenizer, entry.structure_set = config.decoder.tokenizer, config.structure_set
-    entry.input_shape, entry.spacing = list(config.encoder.input_shape), list(config.encoder.spacing)
     try:
         entry.parameters = count_parameters(config)
     except (ValueError, OSError, CtrgError) as exc:
         entry.problem = " ".join(str(exc).split())
-    if not entry.has_weights and not entry.problem:
-        pickles = _pickles(folder)
-        entry.problem = (f"pickle checkpoint {pickles[0]} refused (safetensors only)" if pickles
-                         else f"no {WEIGHTS_NAME}")
     return entry
 
 
 def list_models() -> list[ModelEntry]:
-    """Every model folder of the bundled and the user zoo, by name (the bundled one wins a clash)."""
-    return sorted((_entry(name, source, folder) for name, source, folder in _zoo_folders()), key=lambda e: e.name)
+    """The catalogue's :func:`~ctrg_desktop.model.catalogue.zoo_entries` with parameter counts (``ctrg models``)."""
+    return [_with_parameters(entry) for entry in zoo_entries()]
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -264,14 +183,6 @@ def config_hash(config) -> str:
     return hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check_safetensors(path: Path) -> None:
     """Refuse a ``model.safetensors`` that is really a pickle/zip (a renamed ``.pt``) before reading it."""
     with open(path, "rb") as f:
@@ -280,22 +191,6 @@ def _check_safetensors(path: Path) -> None:
         raise PickleCheckpointError(_pickle_message(str(path)) + " (renamed to .safetensors)")
     if len(head) < 9 or struct.unpack("<Q", head[:8])[0] > os.path.getsize(path) or head[8:9] != b"{":
         raise ModelZooError(f"{path} is not a safetensors file")
-
-
-def resolve_device(device=None):
-    """"auto"/None -> cuda when available else cpu; "cpu", "cuda", "cuda:N" as asked (CUDA must exist)."""
-    import torch
-
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if isinstance(device, torch.device):
-        return device
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise CtrgError(f"device {device!r} asked for but CUDA is not available")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda") from exc
 
 
 def load_model(name_or_folder, device="cpu", tokenizer=None):
@@ -449,7 +344,7 @@ def _load_folder(name_or_folder, folder: Path, version: Path, device, tokenizer)
     model.load_weights(version, map_location="cpu")
     model = model.to(dev).eval()
     name = str(name_or_folder) if not Path(str(name_or_folder)).expanduser().exists() else folder.name
-    model.zoo_info = ModelInfo(name=name, folder=str(folder), version=_file_sha256(weights)[:12],
+    model.zoo_info = ModelInfo(name=name, folder=str(folder), version=file_sha256(weights)[:12],
                                config_hash=config_hash(config))
     model.observation_guide = load_guide(version)
     return model
@@ -459,7 +354,7 @@ def check_model_name(name) -> str:
     """``name`` when it can name a zoo entry (1-64 letters, digits, '.', '_', '-'; not starting
     with '.' or '-'; no path parts), else :class:`ModelZooError`."""
     name = str(name)
-    if not _NAME_RE.match(name):
+    if not NAME_RE.match(name):
         raise ModelZooError(f"a model name is 1-64 letters, digits, '.', '_' or '-' starting with a letter or "
                             f"digit, got {name!r}")
     return name

@@ -30,6 +30,17 @@ def single_hue(colour: str) -> list[tuple[float, float, float]] | None:
     return [tuple(0.45 * rgb), tuple(rgb), tuple(rgb + 0.55 * (1.0 - rgb))]
 
 
+def hex_to_rgb(colour: str) -> tuple[float, float, float]:
+    """``"#rrggbb"`` -> RGB in 0..1 (grey for anything else)."""
+    text = str(colour).lstrip("#")
+    if len(text) != 6:
+        return (0.7, 0.7, 0.7)
+    try:
+        return tuple(int(text[n:n + 2], 16) / 255.0 for n in (0, 2, 4))
+    except ValueError:
+        return (0.7, 0.7, 0.7)
+
+
 def colormap_table(name: str, n: int = 256) -> np.ndarray:
     """``(n, 3)`` RGB values in 0..1 for ``name``: one of :data:`COLORMAPS`, or ``"#rrggbb"``
     for a single-hue map of that colour (one colour per structure)."""

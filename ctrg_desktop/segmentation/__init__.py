@@ -8,10 +8,16 @@ and turns point/box prompts into masks (:meth:`~Segmenter.predict`);
 :func:`prompts_from_patches` makes prompts from a draft report's top patches, and
 :func:`propagate` grows a slice's mask through its neighbours. Coordinate conventions:
 :mod:`ctrg_desktop.segmentation.prompts`.
+
+Importing the package loads no torch: its torch-free modules -- ``errors``, ``cache``,
+``prompts``, ``propagate``, ``masks`` (the named, undoable masks the GUI edits) and ``brush`` --
+serve the GUI process; the names of ``architectures``, ``segmenter``, ``transforms`` and ``zoo``
+(torch, run in the segmenter's worker process) are imported on first use.
 """
 
-from ctrg_desktop.segmentation.architectures import ARCHITECTURES, ArchSpec, SegmentationError
+from ctrg_desktop.lazy import lazy_exports
 from ctrg_desktop.segmentation.cache import EmbeddingCache, SliceKey
+from ctrg_desktop.segmentation.errors import SegmentationError
 from ctrg_desktop.segmentation.prompts import (
            SlicePrompt,
            interior_point,
@@ -21,11 +27,17 @@ from ctrg_desktop.segmentation.prompts import (
            take_slice,
 )
 from ctrg_desktop.segmentation.propagate import PropagationCancelled, propagate
-from ctrg_desktop.segmentation.segmenter import Embedding, MaskPrediction, Segmenter, load_segmenter
-from ctrg_desktop.segmentation.transforms import LUNG_WINDOW, SOFT_TISSUE_WINDOW
-from ctrg_desktop.segmentation.zoo import SegmenterEntry, import_checkpoint, list_segmenters, segmenters_dir
 
-__all__ = ["ARCHITECTURES", "ArchSpec", "Embedding", "EmbeddingCache", "LUNG_WINDOW", "MaskPrediction", "PropagationCancelled",
-           "SOFT_TISSUE_WINDOW", "SegmentationError", "Segmenter", "SegmenterEntry", "SliceKey", "SlicePrompt",
-           "import_checkpoint", "interior_point", "list_segmenters", "load_segmenter", "mask_box", "plane_axes",
-           "prompts_from_patches", "propagate", "segmenters_dir", "take_slice"]
+_LAZY = {
+    "ARCHITECTURES": "architectures", "ArchSpec": "architectures",
+    "Embedding": "segmenter", "MaskPrediction": "segmenter", "Segmenter": "segmenter", "load_segmenter": "segmenter",
+    "LUNG_WINDOW": "transforms", "SOFT_TISSUE_WINDOW": "transforms",
+    "SegmenterEntry": "zoo", "import_checkpoint": "zoo", "list_segmenters": "zoo", "segmenters_dir": "zoo",
+}
+__all__ = [
+    "ARCHITECTURES", "ArchSpec", "Embedding", "EmbeddingCache", "LUNG_WINDOW", "MaskPrediction",
+    "PropagationCancelled", "SOFT_TISSUE_WINDOW", "SegmentationError", "Segmenter", "SegmenterEntry",
+    "SliceKey", "SlicePrompt", "import_checkpoint", "interior_point", "list_segmenters", "load_segmenter",
+    "mask_box", "plane_axes", "prompts_from_patches", "propagate", "segmenters_dir", "take_slice",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -29,15 +29,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.segmentation.errors import SegmentationError
 
 #: ImageNet pixel statistics (0..255 scale) that SAM normalises with.
 SAM_PIXEL_MEAN = (123.675, 116.28, 103.53)
 SAM_PIXEL_STD = (58.395, 57.12, 57.375)
-
-
-class SegmentationError(CtrgError):
-    """A segmenter, checkpoint or prompt that cannot be used (one readable line)."""
 
 
 @dataclass(frozen=True)

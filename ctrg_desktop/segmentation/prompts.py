@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ctrg_desktop.segmentation.architectures import SegmentationError
+from ctrg_desktop.segmentation.errors import SegmentationError
 
 #: array axes of (row, column) of a slice along axis 0, 1, 2
 PLANE_AXES = {0: (1, 2), 1: (0, 2), 2: (0, 1)}

@@ -11,7 +11,6 @@ reading pickles with ``weights_only=True`` only.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import re
 import shutil
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ctrg_desktop import __version__
+from ctrg_desktop.hashing import file_sha256
 from ctrg_desktop.segmentation.architectures import (
            ARCHITECTURES,
            SegmentationError,
@@ -156,14 +156,6 @@ def load_network(name, root=None):
     return net, config["kind"], config
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _card(name: str, kind: str, source: Path, sha: str, parameters: int, window) -> str:
     spec = arch_spec(kind)
     return (f"# {name}\n\n"
@@ -204,7 +196,7 @@ def import_checkpoint(path, kind: str, name: str, root=None, *, overwrite: bool 
     from safetensors.torch import save_file
 
     parameters = sum(p.numel() for p in net.parameters())
-    sha = _sha256(source)
+    sha = file_sha256(source)
     config = {"format": FORMAT, "format_version": 1, "name": name, "kind": spec.kind, "arch": spec.to_dict(),
               "default_window": [float(v) for v in default_window], "parameters": int(parameters),
               "source": {"file": source.name, "sha256": sha, "bytes": source.stat().st_size},

@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ctrg_desktop.atomic import fsync_directory
+from ctrg_desktop.atomic import fsync_directory, fsync_file
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, WeightsFileError, read_weights_header, writing
+from ctrg_desktop.processes import pid_exists
 
 STATE_NAME = "training_state.pt"
 META_NAME = "meta.json"
@@ -90,11 +91,6 @@ def set_rng_state(state: dict) -> None:
             torch.cuda.set_rng_state_all(cuda_states)
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
 def _write_json(path: Path, data: dict) -> None:
     with writing(path):
         path.write_text(json.dumps(data, indent=2) + "\n")
@@ -124,7 +120,7 @@ def save_training_checkpoint(out_dir, model, optimizer, *, step: int, epoch: int
                                       **(meta or {})})
         for path in tmp.iterdir():
             with writing(path):
-                _fsync_file(path)
+                fsync_file(path)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)  # no partial checkpoint is left to fill the disk
         if exc.errno == errno.ENOSPC:  # name the checkpoint's file, not the hidden temporary folder
@@ -208,18 +204,8 @@ def prune_checkpoints(root: Path, keep: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
     for path in root.glob(".step-*"):
         pid = path.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_exists(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def load_training_state(folder) -> TrainingState:

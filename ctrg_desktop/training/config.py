@@ -19,8 +19,10 @@ and stage-1 heads are taken from it).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ctrg_desktop.config_fields import check_fields
 
 STAGES = ("structure", "report")
 DEFAULT_LR = {"structure": 1e-5, "report": 1e-4}
@@ -119,19 +121,9 @@ class TrainConfig:
         """``decoder`` checked: a dict of known ``DecoderConfig`` fields (``ValueError`` otherwise)."""
         from ctrg_desktop.model.config import DecoderConfig, LLMConfig
 
-        if not isinstance(self.decoder, dict):
-            raise ValueError(f"decoder must be an object of decoder settings, got {type(self.decoder).__name__}")
-        known = {f.name for f in fields(DecoderConfig)}
-        unknown = sorted(set(self.decoder) - known)
-        if unknown:
-            raise ValueError(f"decoder has unknown field(s) {unknown}; known: {sorted(known)}")
-        llm = self.decoder.get("llm")
-        if llm is not None:
-            if not isinstance(llm, dict):
-                raise ValueError(f"decoder.llm must be an object, got {type(llm).__name__}")
-            unknown = sorted(set(llm) - {f.name for f in fields(LLMConfig)})
-            if unknown:
-                raise ValueError(f"decoder.llm has unknown field(s) {unknown}")
+        check_fields(self.decoder, DecoderConfig, "decoder", list_known=True)
+        if self.decoder.get("llm") is not None:
+            check_fields(self.decoder["llm"], LLMConfig, "decoder.llm")
         return self.decoder
 
     @property
@@ -146,12 +138,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "train config") -> TrainConfig:
-        if not isinstance(data, dict):
-            raise ValueError(f"{where} must be a table/object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{where} has unknown field(s) {unknown}")
+        check_fields(data, cls, where)
         try:
             return cls(**data)
         except TypeError as exc:

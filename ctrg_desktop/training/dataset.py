@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
+from ctrg_desktop.atomic import atomic_path
 from ctrg_desktop.data.labels import CT_RATE_LABELS
 from ctrg_desktop.imaging.pipeline import prepare_volume
 from ctrg_desktop.model.config import ModelConfig
@@ -49,12 +49,8 @@ def _source_key(path: Path) -> str:
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class StudyDataset(Dataset):

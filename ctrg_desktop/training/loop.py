@@ -34,6 +34,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ctrg_desktop.data.ctrate import CTRateDataset, label_legend
+from ctrg_desktop.devices import resolve_device
 from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, config_differences, with_defaults
 from ctrg_desktop.model.config import DecoderConfig, ModelConfig
 from ctrg_desktop.model.registry import MODEL_CONFIGS
@@ -78,14 +79,6 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------------- set-up
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but PyTorch sees no CUDA GPU")
-    return torch.device(name)
-
 
 def resolve_init_folder(path) -> Path:
     """A model folder (config.json + model.safetensors) from ``init_from``: the folder itself,

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
+from ctrg_desktop.model.catalogue import NAME_RE, known_names, zoo_dirs
 from ctrg_desktop.training import runs
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 HEADLINE = (("BLEU-1", ("nlg", "BLEU-1")), ("BLEU-4", ("nlg", "BLEU-4")), ("METEOR", ("nlg", "METEOR")),
             ("ROUGE-L", ("nlg", "ROUGE-L")), ("CIDEr", ("nlg", "CIDEr")),
@@ -88,8 +86,6 @@ def model_card(state: runs.RunState, name: str) -> str:
 
 def check_model_name(name: str, zoo=None) -> str:
     """A usable zoo name, or ``runs.RunError`` saying why not (already taken included)."""
-    from ctrg_desktop.model.zoo import known_names, zoo_dirs
-
     name = name.strip()
     if not NAME_RE.match(name):
         raise runs.RunError(f"model name {name!r}: use letters, digits, '.', '_' or '-' (at most 64, no spaces)")

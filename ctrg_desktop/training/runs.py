@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.model.catalogue import CONFIG_NAME, WEIGHTS_NAME, zoo_entries
 from ctrg_desktop.resources import PROJECT_ROOT, user_data_dir
 from ctrg_desktop.training.run_data import held_out_split, merge_datasets
 from ctrg_desktop.training.run_log import Estimate, estimate_from_log, last_step, read_log
@@ -96,67 +97,15 @@ def available_kinds() -> dict[str, str]:
             for kind in TRAIN_KINDS}
 
 
-# ----------------------------------------------------------------------------------- the zoo, lightly
-
-@dataclass
-class ZooChoice:
-    """A model the wizard can start from, read from its folder only (no torch in the GUI process)."""
-
-    name: str
-    source: str                 #: "bundled" or "user"
-    folder: str
-    title: str = ""
-    summary: str = ""
-    decoder: str = ""           #: "bert" or "llm"
-    input_shape: list | None = None
-    spacing: list | None = None
-    problem: str = ""           #: why it cannot be used ('' when it can)
-
-
-def _card(folder: Path) -> tuple[str, str]:
-    """(first heading, first text line after it) of ``card.md``."""
-    title, summary = "", ""
-    path = folder / "card.md"
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []:
-        line = line.strip()
-        if line.startswith("#"):
-            title = title or line.lstrip("#").strip()
-        elif line:
-            summary = line.lstrip("-* ").strip()
-            break
-    return title, summary
-
-
-def zoo_choices() -> list[ZooChoice]:
-    """The bundled and the user's zoo in :mod:`ctrg_desktop.model.zoo`'s lookup order (a name in
-    both is the bundled one), by name; the training process loads the model with the zoo itself."""
-    from ctrg_desktop.resources import model_zoo_dir
-
-    found: dict[str, ZooChoice] = {}
-    for source, zoo in (("bundled", model_zoo_dir()), ("user", user_data_dir() / "models")):
-        for folder in sorted(zoo.iterdir()) if zoo.is_dir() else []:
-            if folder.name in found or not (folder / "config.json").is_file():
-                continue
-            choice = ZooChoice(folder.name, source, str(folder), *_card(folder))
-            try:
-                config = json.loads((folder / "config.json").read_text())
-                choice.decoder = config.get("decoder", {}).get("kind", "bert")
-                choice.input_shape = config["encoder"]["input_shape"]
-                choice.spacing = config["encoder"]["spacing"]
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                choice.problem = f"unreadable config.json ({exc})"
-            if not (folder / "model.safetensors").is_file() and not choice.problem:
-                choice.problem = "no model.safetensors"
-            found[folder.name] = choice
-    return [found[name] for name in sorted(found)]
-
+# ----------------------------------------------------------------------------------- the starting model
 
 def start_model_folder(name_or_folder: str) -> Path:
-    """The folder of a usable zoo model (or a model folder path); ``RunError`` otherwise."""
+    """The folder of a usable zoo model (or a model folder path); ``RunError`` otherwise (read from
+    the zoo's catalogue: no torch in the GUI process; the training process loads it with the zoo)."""
     path = Path(name_or_folder).expanduser()
-    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
+    if (path / CONFIG_NAME).is_file() and (path / WEIGHTS_NAME).is_file():
         return path
-    choices = {c.name: c for c in zoo_choices()}
+    choices = {c.name: c for c in zoo_entries()}
     choice = choices.get(str(name_or_folder))
     if choice is None:
         usable = ", ".join(n for n, c in choices.items() if not c.problem) or "nothing"

@@ -101,8 +101,8 @@ class GatedSegmenter:
     def set_study(self, volume, key) -> None:
         self.shape = volume.shape
 
-    def request(self, kind, payload, on_progress=None):
-        from ctrg_desktop.app.segment.process import pack, unpack
+    def request(self, kind, payload, on_progress=None, on_slice=None):
+        from ctrg_desktop.workers.pipe import pack, unpack
 
         assert kind == "propagate", kind
         self.running.set()

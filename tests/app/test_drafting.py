@@ -17,9 +17,10 @@ pytest.importorskip("vtkmodules")
 
 from PySide6 import QtCore, QtGui  # noqa: E402
 
-from ctrg_desktop.app.drafting.evidence import DIMMED, hex_to_rgb  # noqa: E402
 from ctrg_desktop.app.drafting.process import DraftProcess  # noqa: E402
 from ctrg_desktop.app.drafting.report_model import SentenceRef  # noqa: E402
+from ctrg_desktop.overlays.colormaps import hex_to_rgb  # noqa: E402
+from ctrg_desktop.overlays.evidence import DIMMED  # noqa: E402
 
 pytestmark = pytest.mark.gui
 Qt = QtCore.Qt
@@ -214,9 +215,14 @@ def test_draft_report_in_the_window_stays_responsive(window, drafting, phantom, 
     timer.stop()
     assert done.args == [True], window.last_error
     assert stages[0] == "start" and stages[-3:] == ["preprocess", "encode", "decode"]
-    longest, at = max((b - a, a - beats[0]) for a, b in zip(beats, beats[1:]))
-    assert longest < 0.3, f"the event loop stalled {longest * 1000:.0f} ms, {at:.2f} s after the click"
     draft = drafting.draft
+    # The model runs in the worker process: the event loop never waits for it. A draft run on the GUI
+    # thread would stall it for the whole encode + decode; scheduling on a loaded machine stalls it far
+    # less. Relative, not a wall-clock target (that is benchmarks/run.py draft_responsive's job).
+    work = draft.timings["encode"] + draft.timings["decode"]
+    longest, at = max((b - a, a - beats[0]) for a, b in zip(beats, beats[1:]))
+    assert longest < 0.5 * work, (f"the event loop stalled {longest * 1000:.0f} ms, {at:.2f} s after the click, "
+                                  f"while the model worked {work * 1000:.0f} ms")
     assert draft.report == phantom_draft[0].report  # the same model on the same study
     assert draft.device == "cpu" and "Device: CPU" in drafting.device_label.text()
     assert "Draft ready" in window.statusBar().currentMessage() and not window.status.progress_bar.isVisible()

@@ -31,7 +31,7 @@ def _observations() -> list[dict]:
 
 def _draft(volume, observations=None):
     """A DraftReport of ``volume`` as ``draft_report`` makes it, with a random attention map."""
-    from ctrg_desktop.app.drafting.evidence import geometry_of
+    from ctrg_desktop.overlays.patch_lookup import geometry_of
     from ctrg_desktop.imaging.patches import PatchGrid
     from ctrg_desktop.imaging.pipeline import prepare_volume
     from ctrg_desktop.imaging.window import PAPER_WINDOW

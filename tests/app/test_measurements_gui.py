@@ -64,7 +64,7 @@ def _drag(qtbot, view, a, b) -> None:
 
 def _draft(volume):
     """A DraftReport of ``volume`` as ``draft_report`` makes it (random attention, two sentences)."""
-    from ctrg_desktop.app.drafting.evidence import geometry_of
+    from ctrg_desktop.overlays.patch_lookup import geometry_of
     from ctrg_desktop.imaging.patches import PatchGrid
     from ctrg_desktop.imaging.pipeline import prepare_volume
     from ctrg_desktop.imaging.window import PAPER_WINDOW

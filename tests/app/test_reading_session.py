@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from ctrg_desktop.app.drafting.evidence import hex_to_rgb
 from ctrg_desktop.app.drafting.report_model import SentenceRef
 from ctrg_desktop.app.interaction.bindings import drag_bindings
+from ctrg_desktop.overlays.colormaps import hex_to_rgb
 from tests.app.editing_support import mentioned
 
 pytestmark = pytest.mark.gui

@@ -295,7 +295,7 @@ def segmentable(draft) -> str:
 
 @pytest.mark.slow
 def test_segment_structure_on_the_real_demo_study(window, seg, demo_study, demo_draft, qtbot):
-    from ctrg_desktop.app.drafting.evidence import hex_to_rgb
+    from ctrg_desktop.overlays.colormaps import hex_to_rgb
 
     assert window.open_demo()
     assert window.drafting.open_draft(demo_draft)

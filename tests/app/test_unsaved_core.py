@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ctrg_desktop.app.segment.masks import MaskSet
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.reports.mask_file import masks_path_for, pack_masks, read_header, read_masks, write_masks
 from ctrg_desktop.reports.unsaved import unsaved_answer, unsaved_work
+from ctrg_desktop.segmentation.masks import MaskSet
 
 SHAPE = (6, 7, 9)
 

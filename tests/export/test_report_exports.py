@@ -11,7 +11,7 @@ import pytest
 
 from ctrg_desktop.export import (ExportError, ReportContent, clipboard_text, plain_text, report_json, study_grid,
                                  write_json, write_text)
-from ctrg_desktop.export.atomic import atomic_path
+from ctrg_desktop.atomic import atomic_path
 from tests.export.conftest import STRUCTURES, make_draft
 
 

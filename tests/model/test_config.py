@@ -27,7 +27,7 @@ def test_json_round_trip(tmp_path):
 def test_unknown_field_is_a_value_error():
     data = ModelConfig.tiny().to_dict()
     data["encoder"]["depth"] = 3
-    with pytest.raises(ValueError, match="unknown fields.*depth"):
+    with pytest.raises(ValueError, match="unknown field.*depth"):
         ModelConfig.from_dict(data)
 
 

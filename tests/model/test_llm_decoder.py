@@ -92,7 +92,7 @@ def test_config_round_trip_and_bert_json_unchanged(tmp_path, tiny_llm_config):
 
 @pytest.mark.parametrize("change, message", [
     ({"kind": "gpt"}, "decoder kind"),
-    ({"kind": "llm", "llm": {"lora_rank": 8}}, "unknown fields"),
+    ({"kind": "llm", "llm": {"lora_rank": 8}}, "unknown field"),
     ({"kind": "llm", "llm": {"lora_r": 0}}, "lora_r"),
     ({"kind": "llm", "llm": {"base_sha256": "abc"}}, "base_sha256"),
     ({"kind": "llm", "llm": {"dtype": "int8"}}, "dtype"),

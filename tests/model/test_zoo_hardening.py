@@ -243,7 +243,7 @@ def test_loading_checks_the_weights_without_the_compiler_and_loads_every_tensor(
 
 def test_the_drafting_worker_reports_the_same_line(tmp_path, trained):
     """The app's drafting worker (model warm-up and drafts) answers with the CLI's message."""
-    from ctrg_desktop.app.drafting.process import serve
+    from ctrg_desktop.workers.drafting import serve
 
     folder = tmp_path / "damaged"
     shutil.copytree(trained, folder)

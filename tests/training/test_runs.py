@@ -245,14 +245,16 @@ def test_two_processes_run_under_torchrun(tiny_data, user_dirs):
 
 
 def test_the_wizard_path_keeps_torch_out_of_the_gui_process(tiny_data, user_dirs):
-    """Listing the zoo, summarising data and creating a run read files only: no torch import."""
+    """Listing the zoo, summarising data, checking a new model's name and creating a run read files
+    only: no torch import."""
     import subprocess
     import sys
 
     code = ("import sys; from ctrg_desktop.app.wizard import TrainingWizard; from ctrg_desktop.training import "
-            "run_data, run_log, run_results, runs; "
+            "run_data, run_log, run_results, runs; from ctrg_desktop.model.catalogue import zoo_entries; "
             f"assert run_data.summarize_datasets([{str(tiny_data)!r}]).ok; "
-            "assert [c.name for c in runs.zoo_choices()] == ['tiny-base']; "
+            "assert [e.name for e in zoo_entries()] == ['tiny-base']; "
+            "assert run_results.check_model_name('tiny-new') == 'tiny-new'; "
             f"runs.create_run('report', 'tiny-base', [{str(tiny_data)!r}], runs.Hyperparameters(5, 1e-3, 2)); "
             "print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

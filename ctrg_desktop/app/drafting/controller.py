@@ -22,14 +22,16 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ctrg_desktop.app.drafting.evidence import EvidenceLayers, geometry_mismatch, geometry_of
 from ctrg_desktop.app.drafting.legend import ViewLegend
-from ctrg_desktop.app.drafting.model_menu import default_model, zoo_models
+from ctrg_desktop.app.drafting.model_menu import default_model
 from ctrg_desktop.app.drafting.observations import by_structure, observations_of
 from ctrg_desktop.app.drafting.report_model import SentenceRef
 from ctrg_desktop.app.drafting.report_panel import ReportPanel
 from ctrg_desktop.app.drafting.structure_panel import StructurePanel
 from ctrg_desktop.app.drafting.worker import DraftOutcome, DraftWorker
+from ctrg_desktop.model.catalogue import zoo_entries
+from ctrg_desktop.overlays.evidence import EvidenceLayers
+from ctrg_desktop.overlays.patch_lookup import geometry_mismatch, geometry_of
 
 Qt = QtCore.Qt
 TOOLTIP_COLOURS = ("#fffbe6", "#111111")  #: hover tooltip background, text: legible over any image
@@ -61,7 +63,7 @@ class DraftingController(QtCore.QObject):
     def __init__(self, window):
         super().__init__(window)
         self.window = window
-        self.model: str | None = default_model(zoo_models())
+        self.model: str | None = default_model(zoo_entries())
         self.device = "auto"
         self.worker_info: dict = {}
         self.draft = None
@@ -122,7 +124,7 @@ class DraftingController(QtCore.QObject):
     # --- model and device -----------------------------------------------------------------
     def set_model(self, name: str) -> bool:
         """Use zoo model ``name`` for the next drafts (the open study stays)."""
-        names = [m.name for m in zoo_models() if m.usable]
+        names = [m.name for m in zoo_entries() if m.usable]
         if name not in names and not Path(name).is_dir():
             self.window.show_error(f"no model {name!r} in the model zoo; it has: {', '.join(names) or 'nothing'}")
             return False

@@ -3,8 +3,8 @@ the measurement text), the focused one bold; the others faded like their dimmed 
 
 from __future__ import annotations
 
-from ctrg_desktop.app.drafting.evidence import hex_to_rgb
 from ctrg_desktop.app.views.slice_actors import text_actor
+from ctrg_desktop.overlays.colormaps import hex_to_rgb
 
 LINE = 0.04  #: normalised viewport height per legend line
 TOP = 0.93

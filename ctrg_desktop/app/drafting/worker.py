@@ -1,7 +1,7 @@
 """Qt side of drafting: jobs for the worker process, run from a helper thread, results as signals.
 
 The helper thread only waits on the pipe (no GIL held while it waits), so the GUI thread stays
-free; the heavy work happens in :mod:`ctrg_desktop.app.drafting.process`.
+free; the heavy work happens in the worker process (:mod:`ctrg_desktop.workers.drafting`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from PySide6 import QtCore
 
-from ctrg_desktop.app.drafting.process import DraftCancelled, DraftFailed, DraftProcess, one_line
+from ctrg_desktop.app.drafting.process import DraftCancelled, DraftFailed, DraftProcess
+from ctrg_desktop.workers.pipe import one_line
 
 
 @dataclass

@@ -128,7 +128,7 @@ class AcceptAction(QtCore.QObject):
         except (CtrgError, OSError) as exc:
             outcome.error = " ".join(str(exc).split())
         except Exception as exc:  # noqa: BLE001 -- shown, the window stays up
-            from ctrg_desktop.app.drafting.process import one_line
+            from ctrg_desktop.workers.pipe import one_line
 
             outcome.error = one_line(exc)
         outcome.seconds = time.perf_counter() - start

@@ -262,7 +262,7 @@ class AutosaveBinding(QtCore.QObject):
         return document, payload.get("saved", "")
 
     def _draft_copy(self, key: str, extra: dict):
-        from ctrg_desktop.app.drafting.evidence import geometry_mismatch
+        from ctrg_desktop.overlays.patch_lookup import geometry_mismatch
         from ctrg_desktop.inference import load_draft
 
         name = extra.get("draft")

@@ -60,7 +60,7 @@ class ExportOutcome:
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, (CtrgError, OSError)):
         return " ".join(str(exc).split()) or type(exc).__name__
-    from ctrg_desktop.app.drafting.process import one_line
+    from ctrg_desktop.workers.pipe import one_line
 
     return one_line(exc)
 

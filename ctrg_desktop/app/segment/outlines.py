@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ctrg_desktop.app.segment.masks import slice_view
 from ctrg_desktop.app.segment.tools import slice_to_world
 from ctrg_desktop.app.views.slice_actors import Polyline3D
+from ctrg_desktop.segmentation.masks import slice_view
 
 
 def outline_segments(mask2d: np.ndarray) -> np.ndarray:

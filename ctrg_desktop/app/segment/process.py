@@ -1,196 +1,54 @@
-"""The segmenter worker process (no Qt): holds LiteMedSAM and its embedding cache.
+"""The segmenter worker process, parent side (no Qt): spawns it, shares the study, sends requests.
 
 Why a process: loading the segmenter in a thread of the GUI process stalled the Qt event loop
 for about 500 ms (imports and weight loading hold the GIL), and torch would otherwise enter the
-GUI process. The process is spawned once, loads the segmenter once, keeps the open study (in
-shared memory, no copy) and every slice embedding it computed (an LRU cache), and answers one
-request at a time.
-
-Protocol over a ``multiprocessing`` pipe, parent -> child: ``(kind, payload)`` with kind
-``load`` (segmenter name, device), ``study`` (:class:`StudyRef`), ``embed``, ``predict``,
-``patches``, ``propagate`` (dicts, see :func:`serve`) or ``quit``; child -> parent:
-``("ready", info)`` once, then per request optional ``("progress", (done, planned))`` and one
-``("done", result)``, ``("cancelled", result)`` or ``("error", line)``. Masks travel packed
-(``np.packbits``). A propagation stops at the next slice when the shared ``cancel`` event is set.
+GUI process. Its loop and the protocol: :mod:`ctrg_desktop.workers.segmenting`.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import threading
-import time
-from dataclasses import dataclass
 from multiprocessing import shared_memory
+from pathlib import Path
 
 import numpy as np
+
+from ctrg_desktop.workers.segmenting import StudyRef, serve
 
 #: the worker runs at a lower CPU priority than the GUI (POSIX nice increment)
 NICE = 5
 
 
-@dataclass(frozen=True)
-class StudyRef:
-    """The open study in shared memory: ``key`` names it in the embedding cache."""
-
-    key: str
-    shm_name: str
-    shape: tuple[int, int, int]
-    dtype: str
-
-
-def pack(mask: np.ndarray) -> tuple[tuple[int, ...], bytes]:
-    """A bool array as (shape, packed bits) for the pipe."""
-    mask = np.asarray(mask, dtype=bool)
-    return tuple(mask.shape), np.packbits(mask, axis=None).tobytes()
-
-
-def unpack(packed) -> np.ndarray:
-    shape, bits = packed
-    count = int(np.prod(shape))
-    return np.unpackbits(np.frombuffer(bits, np.uint8), count=count).astype(bool).reshape(shape)
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one readable line (user errors as they are, others with their type)."""
-    from ctrg_desktop.errors import CtrgError
-
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, CtrgError) else f"{type(exc).__name__}: {text}"
-
-
-# ------------------------------------------------------------------------------------------ child
-
-class _Child:
-    """State of the worker: the segmenter, the study, the request handlers."""
-
-    def __init__(self, conn, cancel):
-        self.conn, self.cancel = conn, cancel
-        self.segmenter = None
-        self.study: StudyRef | None = None
-        self.volume = None
-        self._block = None
-
-    def load(self, payload) -> dict:
-        from ctrg_desktop.segmentation import load_segmenter
-
-        name, device = payload
-        start = time.perf_counter()
-        segmenter = load_segmenter(name, device=device)
-        self.segmenter = segmenter
-        return {"name": segmenter.name, "kind": segmenter.kind, "title": segmenter.spec.title,
-                "device": str(segmenter.device), "seconds": time.perf_counter() - start}
-
-    def set_study(self, ref: StudyRef) -> dict:
-        if self.study is not None and self.segmenter is not None and ref.key != self.study.key:
-            self.segmenter.cache.discard(self.study.key)
-        old = self._block
-        block = shared_memory.SharedMemory(name=ref.shm_name)
-        self.volume = np.ndarray(ref.shape, np.dtype(ref.dtype), buffer=block.buf)
-        self._block, self.study = block, ref
-        if old is not None:
-            old.close()
-        return {"key": ref.key}
-
-    def _need(self):
-        if self.segmenter is None:
-            raise RuntimeError("no segmenter is loaded in the worker")
-        if self.volume is None:
-            raise RuntimeError("no study was sent to the worker")
-        return self.segmenter
-
-    def _embedding(self, p: dict):
-        from ctrg_desktop.segmentation import take_slice
-
-        seg = self._need()
-        key = seg.slice_key(self.study.key, p["axis"], p["index"], p.get("window"))
-        found = seg.cached(key)
-        if found is not None:
-            return found, 0.0, True
-        start = time.perf_counter()
-        emb = seg.embed(take_slice(self.volume, p["axis"], p["index"]), key.window, key=key)
-        return emb, time.perf_counter() - start, False
-
-    def embed(self, p: dict) -> dict:
-        _, seconds, cached = self._embedding(p)
-        return {"seconds": seconds, "cached": cached}
-
-    def predict(self, p: dict) -> dict:
-        emb, embed_s, cached = self._embedding(p)
-        start = time.perf_counter()
-        mask, score = _predict(self.segmenter, emb, p.get("points") or None, p.get("box"))
-        return {"mask": pack(mask), "score": score, "embed_seconds": embed_s, "cached": cached,
-                "predict_seconds": time.perf_counter() - start, "box": p.get("box"), "points": p.get("points")}
-
-    def patches(self, p: dict) -> dict:
-        """A mask from a structure's top patches on one slice (no prompt: ``mask`` None)."""
-        from ctrg_desktop.segmentation import prompts_from_patches
-
-        self._need()
-        prompt = prompts_from_patches(p["top_patches"], p["axis"], p["index"], self.volume.shape)
-        if not prompt:
-            return {"mask": None, "box": None, "points": [], "patches": 0}
-        out = self.predict({**p, "box": prompt.box, "points": prompt.points})
-        out["patches"] = len(prompt.patches)
-        return out
-
-    def propagate(self, p: dict) -> dict:
-        from ctrg_desktop.segmentation import PropagationCancelled, propagate
-
-        seg = self._need()
-        start = time.perf_counter()
-        calls = seg.encoder_calls
-        result = {"cancelled": False}
+def usable_cores() -> int:
+    """CPU cores this process may run on: its affinity mask, capped by a cgroup CPU quota (a
+    container's ``--cpus``); ``os.cpu_count()`` counts the host's cores, and torch threads beyond
+    the usable cores made every slice embedding several times slower (``benchmarks/run.py
+    propagate``, "all cores")."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    for path, split in (("/sys/fs/cgroup/cpu.max", None), ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "period")):
         try:
-            mask = propagate(self.volume, p["axis"], p["index"], unpack(p["start_mask"]), seg,
-                             window=p.get("window"), study_key=self.study.key,
-                             max_slices=p.get("max_slices", 64), use_points=p.get("use_points", False),
-                             progress=lambda done, planned: self.conn.send(("progress", (done, planned))),
-                             cancel=self.cancel.is_set)
-        except PropagationCancelled as exc:
-            mask, result["cancelled"] = exc.mask, True
-        result.update(mask=pack(mask), seconds=time.perf_counter() - start, embedded=seg.encoder_calls - calls)
-        return result
-
-
-def _predict(segmenter, embedding, points, box):
-    """(mask, the decoder's predicted IoU or None) of one prompt."""
-    scored = getattr(segmenter, "predict_scored", None)
-    if scored is None:
-        return segmenter.predict(embedding, points=points, box=box), None
-    result = scored(embedding, points=points, box=box)
-    return result.mask, float(result.score)
-
-
-def serve(conn, cancel, torch_threads: int | None = None) -> None:
-    """Child main loop: answer requests until "quit" or the pipe closes."""
-    import torch
-
-    if torch_threads:
-        torch.set_num_threads(int(torch_threads))
-    cuda = bool(torch.cuda.is_available())
-    conn.send(("ready", {"cuda": cuda, "pid": os.getpid()}))
-    child = _Child(conn, cancel)
-    handlers = {"load": child.load, "study": child.set_study, "embed": child.embed, "predict": child.predict,
-                "patches": child.patches, "propagate": child.propagate}
-    while True:
-        try:
-            kind, payload = conn.recv()
-        except (EOFError, OSError):
-            return
-        if kind == "quit":
-            return
-        try:
-            handler = handlers.get(kind)
-            if handler is None:
-                raise RuntimeError(f"unknown request {kind!r}")
-            result = handler(payload)
-            conn.send(("cancelled" if isinstance(result, dict) and result.get("cancelled") else "done", result))
-        except Exception as exc:  # noqa: BLE001 -- every failure goes back as one line
-            conn.send(("error", one_line(exc)))
+            if split is None:
+                quota, period = Path(path).read_text().split()[:2]
+            else:
+                quota = Path(path).read_text().strip()
+                period = Path(path).with_name("cpu.cfs_period_us").read_text().strip()
+            if quota not in ("max", "-1") and int(period) > 0:
+                cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+                break
+        except (OSError, ValueError):
+            continue
+    return max(1, cores)
 
 
 def _child_main(conn, cancel, torch_threads) -> None:
+    """The spawned process's entry (here, so the child imports ``ctrg_desktop.app`` first: see its
+    note on triton)."""
     if hasattr(os, "nice"):
         try:
             os.nice(NICE)  # the GUI wins the CPU when both want it
@@ -214,7 +72,7 @@ class SegmenterProcess:
 
     def __init__(self, segmenter: str = "litemedsam", device: str = "cpu", torch_threads: int | None = None):
         if torch_threads is None:  # one core stays free for the GUI
-            torch_threads = max(1, (os.cpu_count() or 2) - 1)
+            torch_threads = max(1, usable_cores() - 1)
         self.segmenter, self.device, self.torch_threads = segmenter, device, torch_threads
         self.info: dict = {}
         self.loaded: dict = {}       #: what the worker's "load" answered
@@ -258,7 +116,7 @@ class SegmenterProcess:
             code = self._process.exitcode if self._process is not None else None
             raise RuntimeError(f"the segmenter process stopped unexpectedly (exit code {code})") from exc
 
-    def _exchange(self, kind, payload, on_progress=None):
+    def _exchange(self, kind, payload, on_progress=None, on_slice=None):
         try:
             self._conn.send((kind, payload))
         except (OSError, ValueError) as exc:
@@ -268,6 +126,9 @@ class SegmenterProcess:
             if answer == "progress":
                 if on_progress is not None:
                     on_progress(*result)
+            elif answer == "slice":
+                if on_slice is not None:
+                    on_slice(result)
             elif answer in ("done", "cancelled"):
                 return result
             elif answer == "error":
@@ -285,8 +146,13 @@ class SegmenterProcess:
             old.close()
             old.unlink()
 
-    def request(self, kind: str, payload: dict, on_progress=None):
-        """Run one request (starting the worker and sending the study first when needed)."""
+    def request(self, kind: str, payload: dict, on_progress=None, on_slice=None):
+        """Run one request (starting the worker and sending the study first when needed).
+
+        ``on_progress(done, planned)``: a propagation's slices, or a prompt's steps (``(0, 2)``
+        once the worker is ready and embedding, ``(1, 2)`` when the slice is embedded);
+        ``on_slice(info)``: a propagation's slice as it is added (``index``, ``mask`` packed,
+        ``done``, ``planned``, ``seconds`` since the propagation started)."""
         with self._lock:
             study = self._study
         with self._job:
@@ -299,7 +165,9 @@ class SegmenterProcess:
                     self._sent_study = study.shm_name
             if kind == "propagate":
                 self._cancel.clear()
-            return self._exchange(kind, payload, on_progress)
+            elif kind in ("predict", "patches") and on_progress is not None:
+                on_progress(0, 2)
+            return self._exchange(kind, payload, on_progress, on_slice)
 
     def cancel_propagation(self) -> None:
         if self._cancel is not None:

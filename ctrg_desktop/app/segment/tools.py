@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ctrg_desktop.app.views.slice_actors import Polyline3D
-
-#: (row axis, column axis) of a slice along axis 0, 1, 2 (as ctrg_desktop.segmentation.prompts)
-PLANE_AXES = {0: (1, 2), 1: (0, 2), 2: (0, 1)}
+from ctrg_desktop.segmentation.brush import disc, stroke
+from ctrg_desktop.segmentation.prompts import PLANE_AXES
 #: tool name -> menu text (the text, lower-cased, starts with the name)
 SEGMENT_TOOLS = {"positive point": "Positive point", "negative point": "Negative point",
                  "box prompt": "Box prompt", "brush": "Brush", "erase": "Erase"}
@@ -181,8 +180,6 @@ class BrushTool:
         return mm / spacing[cols], mm / spacing[rows]
 
     def press(self, view, x, y) -> None:
-        from ctrg_desktop.app.segment.masks import disc
-
         xy = slice_xy(view, x, y)
         self.plane = self.controller.begin_stroke(view, self.erase) if xy is not None else None
         if self.plane is None:
@@ -192,8 +189,6 @@ class BrushTool:
         self.controller.masks.touched()
 
     def move(self, view, x, y) -> None:
-        from ctrg_desktop.app.segment.masks import stroke
-
         if self.plane is None:
             return
         xy = slice_xy(view, x, y)

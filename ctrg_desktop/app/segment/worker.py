@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from PySide6 import QtCore
 
-from ctrg_desktop.app.segment.process import SegmenterFailed, SegmenterProcess, one_line
+from ctrg_desktop.app.segment.process import SegmenterFailed, SegmenterProcess
+from ctrg_desktop.workers.pipe import one_line, unpack
 
 _ids = itertools.count(1)
 
@@ -36,6 +37,7 @@ class SegmentJob:
     dropped: bool = False      #: never ran (a new study, or shut down)
     submitted: float = field(default_factory=time.perf_counter)
     seconds: float = 0.0       #: from submission to the answer
+    started_at: float = 0.0    #: when the dispatcher sent it to the worker (perf_counter; 0 while queued)
 
     @property
     def ok(self) -> bool:
@@ -43,11 +45,14 @@ class SegmentJob:
 
 
 class SegmentWorker(QtCore.QObject):
-    """``submit(job)`` queues a job; ``started(job)``, ``progress(job, done, planned)`` and
-    ``finished(job)`` arrive on the GUI thread (``finished`` also for dropped jobs)."""
+    """``submit(job)`` queues a job; ``started(job)``, ``progress(job, done, planned)``,
+    ``slice_done(job, info)`` (a propagation's slice as soon as it is added: ``index``, ``mask``
+    the 2D bool array, ``done``, ``planned``, ``seconds``) and ``finished(job)`` arrive on the GUI
+    thread (``finished`` also for dropped jobs)."""
 
     started = QtCore.Signal(object)
     progress = QtCore.Signal(object, int, int)
+    slice_done = QtCore.Signal(object, dict)
     finished = QtCore.Signal(object)
     ready = QtCore.Signal(dict)  #: the worker's "load" answer (segmenter name, device, seconds)
 
@@ -140,6 +145,11 @@ class SegmentWorker(QtCore.QObject):
             self._thread = None
 
     # ------------------------------------------------------------------------------ thread side
+    def _slice(self, job: SegmentJob, info: dict) -> None:
+        """A propagation's slice arrived (dispatcher thread): unpacked here, painted on the GUI thread."""
+        if not self._quit:
+            self.slice_done.emit(job, {**info, "mask": unpack(info["mask"])})
+
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._quit = False
@@ -166,12 +176,14 @@ class SegmentWorker(QtCore.QObject):
             job = self._next()
             if job is None:
                 return
+            job.started_at = time.perf_counter()
             self.started.emit(job)
             try:
                 first = not self.process.loaded
                 job.result = self.process.request(job.kind, job.payload,
                                                   on_progress=lambda done, planned, j=job: self.progress.emit(j, done,
-                                                                                                              planned))
+                                                                                                              planned),
+                                                  on_slice=lambda info, j=job: self._slice(j, info))
                 job.cancelled = bool(job.result.get("cancelled"))
                 if (first or not self._announced) and not self._quit:
                     self._announced = True

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from ctrg_desktop.app.wizard.process import CliProcess, call_in_thread
+from ctrg_desktop.model.catalogue import zoo_entries
 from ctrg_desktop.training import run_data, run_log, runs
 
 ERROR_STYLE = "color: #c62828;"
@@ -215,7 +216,7 @@ class ModelPage(QtWidgets.QWizardPage):
         chosen = self.wiz.kind if self.wiz.kind in usable else (usable[0] if usable else None)
         if chosen:
             self.kind_buttons[chosen].setChecked(True)
-        self.entries = [c for c in runs.zoo_choices() if not c.problem]
+        self.entries = [e for e in zoo_entries() if e.usable]
         with QtCore.QSignalBlocker(self.models):
             self.models.clear()
             for entry in self.entries:

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from ctrg_desktop.app.drafting.evidence import (EvidenceLayers, PatchLookup, geometry_mismatch, geometry_of,
-                                                heat_levels, hex_to_rgb, patch_box)
 from ctrg_desktop.imaging.patches import PatchGrid
 from ctrg_desktop.imaging.pipeline import prepare_volume
 from ctrg_desktop.imaging.window import PAPER_WINDOW
 from ctrg_desktop.io.volume import Volume
 from ctrg_desktop.overlays import BoxLayer, HeatmapLayer, LayerList
+from ctrg_desktop.overlays.colormaps import hex_to_rgb
+from ctrg_desktop.overlays.evidence import EvidenceLayers, heat_levels, patch_box
+from ctrg_desktop.overlays.patch_lookup import PatchLookup, geometry_mismatch, geometry_of
 
 
 def _study(shape=(30, 40, 50), spacing=(4.0, 3.0, 2.0), origin=(-40.0, -60.0, 100.0)):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctrg_desktop.app.segment.masks import MaskError, MaskSet, disc, slice_view, stroke
-from ctrg_desktop.app.segment.process import pack, unpack
+from ctrg_desktop.segmentation.brush import disc, stroke
+from ctrg_desktop.segmentation.masks import MaskError, MaskSet, slice_view
+from ctrg_desktop.workers.pipe import pack, unpack
 
 SHAPE = (6, 8, 10)
 

@@ -1,0 +1,25 @@
+"""What travels over a worker's pipe: masks packed to bits, errors as one readable line."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ctrg_desktop.errors import CtrgError
+
+
+def pack(mask: np.ndarray) -> tuple[tuple[int, ...], bytes]:
+    """A bool array as (shape, packed bits) for the pipe."""
+    mask = np.asarray(mask, dtype=bool)
+    return tuple(mask.shape), np.packbits(mask, axis=None).tobytes()
+
+
+def unpack(packed) -> np.ndarray:
+    shape, bits = packed
+    count = int(np.prod(shape))
+    return np.unpackbits(np.frombuffer(bits, np.uint8), count=count).astype(bool).reshape(shape)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one readable line (user errors as they are, others with their type)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, CtrgError) else f"{type(exc).__name__}: {text}"
