@@ -55,8 +55,8 @@ def display():
         pytest.skip("VTK views need QT_QPA_PLATFORM=xcb")
 
 
-@pytest.fixture
-def window(display, qtbot):
+def _shown_window(qtbot):
+    """A MainWindow, 1200 x 900, shown and exposed."""
     from ctrg_desktop.app.main_window import MainWindow
 
     w = MainWindow()
@@ -64,10 +64,34 @@ def window(display, qtbot):
     w.resize(1200, 900)
     w.show()
     qtbot.waitExposed(w)
-    yield w
+    return w
+
+
+def _close_window(w) -> None:
     w.loader.cancel()
     w.loader.wait(10)
     w.close()
+
+
+@pytest.fixture
+def window(display, qtbot):
+    w = _shown_window(qtbot)
+    yield w
+    _close_window(w)
+
+
+@pytest.fixture
+def new_window(display, qtbot):
+    """Makes further windows (the app restarted in this process); closed at the end."""
+    made = []
+
+    def make():
+        made.append(_shown_window(qtbot))
+        return made[-1]
+
+    yield make
+    for w in made:
+        _close_window(w)
 
 
 @pytest.fixture

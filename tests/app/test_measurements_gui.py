@@ -27,29 +27,6 @@ LINES = (((SLICE, 215, 110), (SLICE, 215, 405)), ((SLICE, 298, 249), (SLICE, 298
 ELLIPSE = ((SLICE, 235, 135), (SLICE, 285, 205))  # in the liver
 
 
-@pytest.fixture
-def new_window(display, qtbot):
-    """Makes further windows (the app restarted in this process); closed at the end."""
-    from ctrg_desktop.app.main_window import MainWindow
-
-    made = []
-
-    def make():
-        w = MainWindow()
-        qtbot.addWidget(w)
-        w.resize(1200, 900)
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.loader.cancel()
-        w.loader.wait(10)
-        w.close()
-
-
 def _point(view, kji) -> QtCore.QPoint:
     x, y = view.world_to_display(view.state.volume.voxel_to_world(np.asarray(kji, float)))
     return QtCore.QPoint(int(round(x)), int(round(y)))

@@ -30,29 +30,6 @@ from tests.app.editing_support import add_box_mask, mentioned, open_with_draft  
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 
 
-@pytest.fixture
-def new_window(display, qtbot):
-    """Makes further windows (an app restarted in this process); closed at the end."""
-    from ctrg_desktop.app.main_window import MainWindow
-
-    made = []
-
-    def make():
-        w = MainWindow()
-        qtbot.addWidget(w)
-        w.resize(1200, 900)
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.loader.cancel()
-        w.loader.wait(10)
-        w.close()
-
-
 def _state(document) -> dict:
     """Everything a document holds except when it was built."""
     data = document.to_json()

@@ -76,25 +76,3 @@ def test_save_report_writes_the_edited_report_and_reopens_with_its_diff(window, 
     assert old.open_study(study.folder) and old.drafting.open_draft(study.draft_path)
     assert old.editing.document.draft_text == study.draft.report and old.drafting.draft.report == study.draft.report
     assert not old.editing.document.diff().is_changed and old.segmentation.masks.names == []
-
-
-@pytest.fixture
-def new_window(display, qtbot):
-    from ctrg_desktop.app.main_window import MainWindow
-
-    made = []
-
-    def make():
-        w = MainWindow()
-        qtbot.addWidget(w)
-        w.resize(1200, 900)
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.loader.cancel()
-        w.loader.wait(10)
-        w.close()
