@@ -12,7 +12,6 @@ the studies you then evaluate on.
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -178,18 +177,15 @@ def calibrate_guide(model, data_dir, split: str = "valid", min_auroc: float = 0.
 
 
 def _cmd_calibrate(args) -> int:
+    from ctrg_desktop.evaluation.runner import study_progress
     from ctrg_desktop.model.zoo import load_model, resolve_model_folder
 
     folder = resolve_model_folder(args.model, need_weights=True)
     started = time.perf_counter()
     model = load_model(folder, device=args.device)
-
-    def progress(done: int, total: int) -> None:
-        if not args.quiet:
-            print(f"\r{done}/{total} studies", end="" if done < total else "\n", file=sys.stderr)
-
     guide = calibrate_guide(model, args.data, split=args.split, min_auroc=args.min_auroc,
-                            min_positives=args.min_positives, cache_dir=args.cache_dir, progress=progress)
+                            min_positives=args.min_positives, cache_dir=args.cache_dir,
+                            progress=study_progress(args.quiet))
     path = guide.save(args.out or folder)
     for label, fig in guide.calibration["per_label"].items():
         mark = "guided" if label in guide.labels else "-"

@@ -375,21 +375,26 @@ def summary_line(result: dict) -> str:
     return line + "\n" + baseline_line(result) if "baselines" in result else line
 
 
+def study_progress(quiet: bool):
+    """A ``progress(done, total)`` that counts studies on stderr (nothing when ``quiet``)."""
+    def progress(done: int, total: int) -> None:
+        if not quiet:
+            print(f"\r{done}/{total} studies", end="" if done < total else "\n", file=sys.stderr)
+
+    return progress
+
+
 def _cmd_evaluate(args) -> int:
     generation = {"num_beams": args.num_beams}
     for key in ("max_length", "min_length", "no_repeat_ngram_size", "repetition_penalty"):
         if getattr(args, key) is not None:
             generation[key] = getattr(args, key)
 
-    def progress(done: int, total: int) -> None:
-        if not args.quiet:
-            print(f"\r{done}/{total} studies", end="" if done < total else "\n", file=sys.stderr)
-
     result = evaluate_model(args.model, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
                             guide=args.guide == "on",
                             device=args.device, meteor=not args.no_meteor, reference_labels=args.reference_labels,
                             grounding_threshold=args.grounding_threshold, cache_dir=args.cache_dir,
-                            progress=progress, baseline_data=args.baseline_data, baseline_draws=args.baseline_draws,
+                            progress=study_progress(args.quiet), baseline_data=args.baseline_data, baseline_draws=args.baseline_draws,
                             **generation)
     write_metrics(result, args.out)
     for warning in result["nlg"].get("warnings", []):

@@ -125,13 +125,13 @@ def apply_guide(sentences: list[str], observations: Mapping[str, float] | None,
     if guide is None or not observations:
         return list(sentences), []
     out = list(sentences)
+    polar = [polarities(s) for s in out]  # kept in step with ``out``: the labeller runs once per sentence
     warnings: list[str] = []
     for label, g in guide.labels.items():
         p = observations.get(label)
         if p is None:
             continue
         p = float(p)
-        polar = [polarities(s) for s in out]
         stated = [i for i, pol in enumerate(polar) if pol.get(label) is True]
         if p >= g.threshold and not stated:
             negating = [i for i, pol in enumerate(polar) if pol.get(label) is False or _same(out[i], g.negative)]
@@ -139,23 +139,26 @@ def apply_guide(sentences: list[str], observations: Mapping[str, float] | None,
             if negating:
                 i = negating[0]
                 warnings.append(f"replaced '{_quote(out[i])}' by '{g.positive}' ({why})")
-                out[i] = g.positive
+                out[i], polar[i] = g.positive, polarities(g.positive)
                 for j in reversed(negating[1:]):
                     warnings.append(f"dropped '{_quote(out[j])}' ({why})")
-                    del out[j]
+                    del out[j], polar[j]
             else:
                 at = min(len(out), max(0, round(g.position * len(out))))
                 out.insert(at, g.positive)
+                polar.insert(at, polarities(g.positive))
                 warnings.append(f"added '{g.positive}' ({why}; the decoder did not state it)")
         elif p < g.threshold and stated:
             why = f"{label}: observation p={p:.2f} < {g.threshold:.2f}"
             has_negative = any(pol.get(label) is False for pol in polar)
+            keep = [True] * len(out)
             for n, i in enumerate(stated):
                 if n == 0 and g.negative and not has_negative and g.negative not in out:
                     warnings.append(f"replaced '{_quote(out[i])}' by '{g.negative}' ({why})")
-                    out[i] = g.negative
+                    out[i], polar[i] = g.negative, polarities(g.negative)
                 else:
                     warnings.append(f"dropped '{_quote(out[i])}' ({why})")
-                    out[i] = None
-            out = [s for s in out if s is not None]
+                    keep[i] = False
+            out = [s for s, k in zip(out, keep) if k]
+            polar = [pol for pol, k in zip(polar, keep) if k]
     return out, warnings

@@ -1,4 +1,5 @@
-"""What travels over a worker's pipe: masks packed to bits, errors as one readable line."""
+"""What travels over a worker's pipe: masks packed to bits, errors as one readable line, and the
+request loop of a worker whose requests each get one answer (:func:`answer_requests`)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,23 @@ def one_line(exc: BaseException) -> str:
     """An exception as one readable line (user errors as they are, others with their type)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, CtrgError) else f"{type(exc).__name__}: {text}"
+
+
+def answer_requests(conn, handlers: dict) -> None:
+    """Answer ``(kind, payload)`` requests with ``handlers[kind](payload)`` until "quit" or the pipe closes:
+    ("done", result), ("cancelled", result) for a result dict with ``cancelled`` set, or ("error", one line)."""
+    while True:
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        if kind == "quit":
+            return
+        try:
+            handler = handlers.get(kind)
+            if handler is None:
+                raise RuntimeError(f"unknown request {kind!r}")
+            result = handler(payload)
+            conn.send(("cancelled" if isinstance(result, dict) and result.get("cancelled") else "done", result))
+        except Exception as exc:  # noqa: BLE001 -- every failure goes back as one line
+            conn.send(("error", one_line(exc)))

@@ -26,7 +26,7 @@ import numpy as np
 
 from ctrg_desktop.segmentation.prompts import prompts_from_patches, take_slice
 from ctrg_desktop.segmentation.propagate import PropagationCancelled, propagate
-from ctrg_desktop.workers.pipe import one_line, pack, unpack
+from ctrg_desktop.workers.pipe import answer_requests, pack, unpack
 
 #: slices a propagation embeds ahead of the one being decoded (a background thread; see
 #: :func:`ctrg_desktop.segmentation.propagate` and ``benchmarks/run.py propagate``)
@@ -161,18 +161,4 @@ def serve(conn, cancel, torch_threads: int | None = None) -> None:
     child = SegmentServer(conn, cancel)
     handlers = {"load": child.load, "study": child.set_study, "embed": child.embed, "predict": child.predict,
                 "patches": child.patches, "propagate": child.propagate}
-    while True:
-        try:
-            kind, payload = conn.recv()
-        except (EOFError, OSError):
-            return
-        if kind == "quit":
-            return
-        try:
-            handler = handlers.get(kind)
-            if handler is None:
-                raise RuntimeError(f"unknown request {kind!r}")
-            result = handler(payload)
-            conn.send(("cancelled" if isinstance(result, dict) and result.get("cancelled") else "done", result))
-        except Exception as exc:  # noqa: BLE001 -- every failure goes back as one line
-            conn.send(("error", one_line(exc)))
+    answer_requests(conn, handlers)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ctrg_desktop.app.segment.process import SegmenterProcess
 from ctrg_desktop.segmentation.cache import EmbeddingCache, SliceKey
-from ctrg_desktop.workers.pipe import one_line
+from ctrg_desktop.workers.pipe import answer_requests
 from ctrg_desktop.workers.segmenting import SegmentServer
 
 
@@ -72,18 +72,7 @@ def _serve(conn, cancel, segmenter) -> None:
                 "seconds": 0.0}
 
     handlers["load"] = load
-    while True:
-        try:
-            kind, payload = conn.recv()
-        except (EOFError, OSError):
-            return
-        if kind == "quit":
-            return
-        try:
-            result = handlers[kind](payload)
-            conn.send(("cancelled" if isinstance(result, dict) and result.get("cancelled") else "done", result))
-        except Exception as exc:  # noqa: BLE001 -- as the real loop
-            conn.send(("error", one_line(exc)))
+    answer_requests(conn, handlers)
 
 
 class ThreadedSegmenterProcess(SegmenterProcess):
