@@ -9,7 +9,6 @@ from ctrg_desktop.app.interaction.bindings import DEFAULT_DRAGS, TOOL_DRAGS, hel
 MOUSE = [
     ("Wheel", "Next / previous slice"),
     ("Ctrl+wheel", "Zoom"),
-    ("Left click / drag", "Move the linked crosshair (Navigate tool), window/level or measure"),
     ("Double click", "Maximise the view / back to the layout (the crosshair stays)"),
     ("3D view: left / middle / right drag", "Rotate / pan / zoom"),
 ]
@@ -37,7 +36,9 @@ class HelpDialog(QtWidgets.QDialog):
         self.setWindowTitle("Keyboard and mouse")
         rows = [(a.shortcut().toString(), a.text().replace("&", "").rstrip(".")) for a in actions
                 if not a.shortcut().isEmpty()]
-        rows += KEYS_IN_VIEW + MOUSE[:3] + TOOL_DRAGS + help_rows(drags or DEFAULT_DRAGS) + MOUSE[3:] + REPORT
+        rows += (KEYS_IN_VIEW + MOUSE[:2] + help_rows(DEFAULT_DRAGS if drags is None else drags) + TOOL_DRAGS
+                 + [("View > Mouse buttons...", "Set what the left, middle and right drags do")] + MOUSE[2:]
+                 + REPORT)
         self.table = QtWidgets.QTableWidget(len(rows), 2)
         self.table.setHorizontalHeaderLabels(["Keys / mouse", "Action"])
         for r, (key, text) in enumerate(rows):

@@ -82,6 +82,7 @@ class VolumeOverlays:
                         (layers.layer_changed, self._on_changed))
         for event, fn in self._events:
             event.connect(fn)
+        self._changed_view()
 
     def detach(self) -> None:
         for event, fn in self._events:
@@ -137,6 +138,17 @@ class VolumeOverlays:
         surface.SetInputData(handle.image)
         return surface, handle
 
+    def surface_count(self) -> int:
+        """How many visible label-map surfaces (the masks among them) the view shows."""
+        return sum(1 for layer in self.layers if isinstance(layer, LabelMapLayer) and layer.visible
+                   and id(layer) in self.actors)
+
+    def _changed_view(self) -> None:
+        info = getattr(self.view, "update_info", None)
+        if info is not None:
+            info()
+        self.view.request_render()
+
     def _add(self, layer: Layer) -> None:
         source, keep = self._surface(layer)
         mapper = vtkPolyDataMapper()
@@ -178,13 +190,13 @@ class VolumeOverlays:
 
     def _on_inserted(self, layer, index) -> None:
         self._add(layer)
-        self.view.request_render()
+        self._changed_view()
 
     def _on_removed(self, layer, index) -> None:
         self.view.renderer.RemoveActor(self.actors.pop(id(layer)))
         self._keep.pop(id(layer), None)
         self._stale.discard(id(layer))
-        self.view.request_render()
+        self._changed_view()
 
     def _on_changed(self, layer, what) -> None:
         rebuild = what == "data" or (what == "style" and isinstance(layer, HeatmapLayer))
@@ -196,4 +208,4 @@ class VolumeOverlays:
             self._add(layer)
         else:
             self._style(layer)
-        self.view.request_render()
+        self._changed_view()

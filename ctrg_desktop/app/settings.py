@@ -18,7 +18,7 @@ from ctrg_desktop.resources import APP_NAME
 MAX_RECENT = 10
 DEFAULTS = {"geometry": "", "state": "", "last_folder": "", "recent": [], "preset": "mediastinum",
             "layout": "2x2", "volume_preset": "soft tissue", "window_presets": {},
-            "mouse_drag": {},  # e.g. {"right": "zoom"} (ctrg_desktop.app.interaction.bindings)
+            "mouse_drag": {},  # e.g. {"right": "zoom"}: View > Mouse buttons... (app.mouse_settings)
             "slab_mm": 10.0, "cine_fps": 10}  # thick-slab thickness, cine frame rate (ctrg_desktop.app.reading)
 
 

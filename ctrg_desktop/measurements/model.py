@@ -3,8 +3,9 @@
 :class:`Measurement` is one, drawn on one slice of one slice view; :func:`make_measurement`
 places it on its slice and computes its values from the volume. :class:`MeasurementSet` holds
 a study's measurements in drawing order with default labels ``M1``, ``M2``... (never reused in
-a set), renames and deletes them, and tells listeners about each change; its ``state`` changes
-with every change and ``is_modified`` compares it with the last :meth:`MeasurementSet.mark_clean`
+a set), renames, edits and deletes them, and tells listeners about each change; its ``state``
+names the content (a new token for every new change; an undo puts back the token it had, see
+:mod:`.history`) and ``is_modified`` compares it with the last :meth:`MeasurementSet.mark_clean`
 (a save), as the mask set does.
 """
 
@@ -129,14 +130,16 @@ def make_measurement(volume, kind: str, view: str, index: int, points, label: st
 
 class MeasurementSet:
     """A study's measurements (module docstring). Listeners are called as ``fn(change, measurement)``
-    with ``change`` one of ``added``, ``removed``, ``renamed``, ``replaced`` (measurement None)."""
+    with ``change`` one of ``added``, ``removed``, ``renamed``, ``edited``, ``replaced`` (measurement
+    None). ``state=`` of the change methods: the token the set's state takes (an undo's; default a new one)."""
 
     def __init__(self, shape=None, spacing=None):
         self.shape = tuple(int(n) for n in shape) if shape is not None else None
         self.spacing = tuple(float(s) for s in spacing) if spacing is not None else None
         self._items: list[Measurement] = []
         self._issued = 0    # highest M<n> label handed out
-        self._serial = 0    # last state token
+        self._serial = 0    # the current state token
+        self._tokens = 0    # last state token handed out
         self._clean = 0
         self._listeners: list = []
 
@@ -165,13 +168,16 @@ class MeasurementSet:
         return f"M{max([self._issued, *numbers]) + 1}"
 
     # --- changes --------------------------------------------------------------------------
-    def add(self, measurement: Measurement) -> Measurement:
-        """Append ``measurement`` (an empty label becomes :meth:`next_label`)."""
-        self._insert(measurement)
-        self._changed("added", measurement)
+    def index(self, mid: str) -> int:
+        return self._items.index(self.get(mid))
+
+    def add(self, measurement: Measurement, index: int | None = None, state: int | None = None) -> Measurement:
+        """Append ``measurement`` (or put it at ``index``; an empty label becomes :meth:`next_label`)."""
+        self._insert(measurement, index)
+        self._changed("added", measurement, state)
         return measurement
 
-    def _insert(self, measurement: Measurement) -> None:
+    def _insert(self, measurement: Measurement, index: int | None = None) -> None:
         if not measurement.label:
             measurement.label = self.next_label()
         match = _NUMBERED.match(measurement.label)
@@ -179,12 +185,18 @@ class MeasurementSet:
             self._issued = max(self._issued, int(match.group(1)))
         if measurement.id in self:
             measurement.id = uuid.uuid4().hex[:12]
-        self._items.append(measurement)
+        self._items.insert(len(self._items) if index is None else int(index), measurement)
 
-    def remove(self, mid: str) -> Measurement:
+    def remove(self, mid: str, state: int | None = None) -> Measurement:
         measurement = self.get(mid)
         self._items.remove(measurement)
-        self._changed("removed", measurement)
+        self._changed("removed", measurement, state)
+        return measurement
+
+    def update(self, measurement: Measurement, state: int | None = None) -> Measurement:
+        """Put ``measurement`` in place of the one with its id (moved ends, another label)."""
+        self._items[self.index(measurement.id)] = measurement
+        self._changed("edited", measurement, state)
         return measurement
 
     def rename(self, mid: str, label: str) -> Measurement:
@@ -236,8 +248,11 @@ class MeasurementSet:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
-    def _changed(self, change: str, measurement) -> None:
-        self._serial += 1
+    def _changed(self, change: str, measurement, state: int | None = None) -> None:
+        if state is None:
+            self._tokens += 1
+            state = self._tokens
+        self._serial = int(state)
         for fn in list(self._listeners):
             fn(change, measurement)
 

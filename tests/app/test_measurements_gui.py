@@ -248,3 +248,119 @@ def test_unsaved_measurements_are_saved_before_another_study_opens(window, simpl
     assert window.measuring.files.open(saved)
     [back] = window.measuring.measurements.items
     assert back.to_json() == line.to_json() and not window.measuring.measurements.is_modified
+
+
+def _activate(qtbot, window, widget) -> None:
+    """Shortcuts need the active window and the focus where the reader has it."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window, timeout=3000)
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus, timeout=3000)
+
+
+def _key(qtbot, widget, key, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(widget, key, modifiers)
+    QtWidgets.QApplication.processEvents()
+
+
+def test_edit_by_handles_delete_rename_and_undo_in_one_history(window, simple_study, qtbot):
+    """Handles dragged with the mouse (value live), Delete in the view, a rename in the dock: one
+    undo step each, undone and redone with Ctrl+Z / Ctrl+Shift+Z in the view and in the dock; a
+    mask edit made after them is undone first in the view; the autosave follows."""
+    volume, _, path = simple_study
+    assert window.open_study(path), window.last_error
+    window.set_layout("single")
+    axial, measuring = window.slice_views["axial"], window.measuring
+    k = window.state.cursor[0]
+    window.state.set_tool("measure")
+    _drag(qtbot, axial, (k, 20, 10), (k, 20, 40))
+    [line] = measuring.measurements.items
+    assert line.values["length_mm"] == pytest.approx(30 * 3.0, abs=3.0)
+    window.state.set_tool("ellipse")
+    _drag(qtbot, axial, (k, 30, 20), (k, 44, 44))
+    roi = measuring.measurements.items[1]
+    axial.render_now()
+    dots = measuring.overlays.views["axial"].dots
+    assert len(dots.points) == 3 + 5 and dots.actor.GetVisibility()  # a line's 3 handles, an ellipse's 5
+
+    # --- the line's end handle dragged with the Navigate tool: live value, then one step ----
+    window.state.set_tool("navigate")
+    cursor = window.state.cursor
+    end = volume.world_to_voxel(line.points[1])
+    qtbot.mousePress(axial, LEFT, pos=_point(axial, end))
+    qtbot.mouseMove(axial, _point(axial, (k, 20, 55)))
+    live = measuring.preview
+    assert live is not None and live.id == line.id and live.values["length_mm"] > line.values["length_mm"] + 30
+    assert _shown(window, "axial").count("M1") == 1  # the edited copy replaces the stored one on screen
+    qtbot.mouseRelease(axial, LEFT, pos=_point(axial, (k, 20, 55)))
+    edited_line = measuring.measurements.get(line.id)
+    assert measuring.preview is None and window.state.cursor == cursor  # no crosshair jump
+    assert edited_line.values["length_mm"] == pytest.approx(45 * 3.0, abs=3.0)
+    np.testing.assert_allclose(edited_line.points[0], line.points[0])
+    assert measuring.history.undo_text == "edit M1 (length)" and len(measuring.history.undo_steps) == 3
+
+    # --- the ellipse's right side dragged: its statistics follow --------------------------
+    right = volume.world_to_voxel(roi.points).max(axis=0)[2]
+    handle = (k, 37, right)
+    qtbot.mousePress(axial, LEFT, pos=_point(axial, handle))
+    qtbot.mouseMove(axial, _point(axial, (k, 37, 60)))
+    qtbot.mouseRelease(axial, LEFT, pos=_point(axial, (k, 37, 60)))
+    wider = measuring.measurements.get(roi.id)
+    assert wider.values["area_mm2"] > roi.values["area_mm2"] * 1.4 and wider.values["voxels"] > roi.values["voxels"]
+    assert measuring.history.undo_text == "edit M2 (ellipse roi)"
+
+    # --- Delete in the view, Ctrl+Z there brings it back, Ctrl+Shift+Z deletes it again ---
+    _activate(qtbot, window, axial)
+    measuring.select(line.id, jump=False)
+    _key(qtbot, axial, Qt.Key.Key_Delete)
+    assert [m.label for m in measuring.measurements] == ["M2"]
+    _key(qtbot, axial, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [m.label for m in measuring.measurements] == ["M1", "M2"]
+    assert measuring.measurements.get(line.id).to_json() == edited_line.to_json()
+    _key(qtbot, axial, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert [m.label for m in measuring.measurements] == ["M2"]
+    _key(qtbot, axial, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+
+    # --- a rename in the dock is one step; Ctrl+Z in the dock undoes it -------------------
+    measuring.show_dock()
+    panel = measuring.panel
+    panel.table.item(0, 0).setText("aorta")
+    qtbot.waitUntil(lambda: measuring.measurements.get(line.id).label == "aorta", timeout=2000)
+    assert measuring.history.undo_text == "rename M1 to aorta" and panel.undo_button.isEnabled()
+    _activate(qtbot, window, panel.table)
+    _key(qtbot, panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert measuring.measurements.get(line.id).label == "M1"
+    panel.redo_button.click()
+    assert measuring.measurements.get(line.id).label == "aorta"
+
+    # --- a mask edit after them: Ctrl+Z in the view undoes the mask first, then a measurement
+    seg = window.segmentation
+    mask = seg.new_mask("test mask")
+    plane = np.zeros(volume.shape[1:], bool)
+    plane[10:20, 10:20] = True
+    seg.masks.set_slice(mask.name, 0, k, plane)
+    assert seg.masks.get("test mask").array[k].sum() == 100
+    _activate(qtbot, window, axial)
+    _key(qtbot, axial, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert seg.masks.get("test mask").array[k].sum() == 0 and measuring.measurements.get(line.id).label == "aorta"
+    _key(qtbot, axial, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # "add mask test mask"
+    assert "test mask" not in seg.masks and measuring.measurements.get(line.id).label == "aorta"
+    _key(qtbot, axial, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # now the measurements: the rename
+    assert measuring.measurements.get(line.id).label == "M1"
+    _key(qtbot, axial, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert measuring.measurements.get(line.id).label == "aorta"
+
+    # --- the autosave follows the edits -------------------------------------------------
+    from ctrg_desktop.measurements.files import read_measurements
+
+    autosave = window.editing.autosave.measurements
+    qtbot.waitUntil(lambda: autosave.path(autosave.key).is_file(), timeout=5000)
+    qtbot.waitUntil(lambda: [m.to_json() for m in read_measurements(autosave.path(autosave.key))]
+                    == [m.to_json() for m in measuring.measurements], timeout=5000)
+    saved = {m.label: m for m in read_measurements(autosave.path(autosave.key))}
+    assert saved["aorta"].values["length_mm"] == pytest.approx(edited_line.values["length_mm"])
+    if os.environ.get("CTRG_SHOT_DIR"):
+        measuring.select(roi.id, jump=False)
+        window.set_crosshair_visible(False)
+        axial.render_now()
+        window.save_screenshot(Path(os.environ["CTRG_SHOT_DIR"]) / "i13_measurement_edited.png", "axial")

@@ -87,3 +87,38 @@ def test_new_study_clears_overlays(opened, simple_study):
     window.layers.add(LabelMapLayer(lungs.astype(np.uint8), name="lungs"))
     assert window.open_study(simple_study[2])
     assert len(window.layers) == 0 and window.layer_panel.list.count() == 0
+
+
+def test_masks_only_preset_shows_the_mask_surfaces_without_the_volume(opened, simple_study):
+    """The "masks only" 3D preset: no volume rendered, the mask's surface alone (in its colour),
+    listed beside the other presets, its corner text counting the surfaces; back to a volume preset."""
+    import os
+    from pathlib import Path
+
+    window, lungs = opened
+    view = window.volume_view
+    assert "masks only" in window.volume_preset_box_items()
+    window.set_volume_preset("soft tissue")
+    volume_only = view.grab_array().astype(int)
+    background = volume_only[2, 2]
+    body = (np.abs(volume_only - background).sum(axis=-1) > 30).mean()
+    assert body > 0.05  # the soft-tissue rendering covers the body
+    window.set_volume_preset("masks only")
+    assert not view.volume_shown and view.info.actor.GetInput() == "3D  masks only (no mask to show)"
+    empty = view.grab_array().astype(int)
+    # nothing but the background and the corner decorations (orientation cube, text)
+    assert (np.abs(empty - background).sum(axis=-1) > 30).mean() < 0.05
+    window.layers.add(LabelMapLayer(lungs.astype(np.uint8), colours={1: (0, 0, 1)}, name="mask: lungs", opacity=1.0))
+    assert view.info.actor.GetInput() == "3D  masks only (1 surface)"
+    shown = view.grab_array().astype(int)
+    blue = (shown[..., 2] > 100) & (shown[..., 0] < 60) & (shown[..., 1] < 60)
+    warm = (shown[..., 0] > shown[..., 2] + 40)  # the soft-tissue colours (orange-brown): none now
+    assert blue.mean() > 0.01 and warm.mean() < 0.002
+    if os.environ.get("CTRG_SHOT_DIR"):
+        window.layout_widget.set_layout("single", focus="3d")
+        window.layout_widget.views["3d"].render_now()
+        window.save_screenshot(Path(os.environ["CTRG_SHOT_DIR"]) / "i13_masks_only_3d.png", "3d")
+        window.set_layout("2x2")
+    window.set_volume_preset("soft tissue")
+    assert view.volume_shown and view.info.actor.GetInput() == "3D  soft tissue"
+    assert window.settings["volume_preset"] in window.volume_preset_box_items()

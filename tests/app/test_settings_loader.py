@@ -110,3 +110,76 @@ def test_help_dialog_lists_shortcuts(window):
     assert rows["Page Up / Page Down"].startswith("10 slices")
     assert "1" in rows and rows["1"] == "lung"
     window.help_dialog.close()
+
+
+@pytest.mark.gui
+def test_mouse_buttons_dialog_sets_persists_and_help_follows(window, new_window, simple_study, qtbot):
+    """View > Mouse buttons...: left drag pans, right drag zooms, middle does nothing; the views
+    use it at once, Help lists it from the same table, the settings file keeps it for the next
+    start; Restore defaults brings the usual bindings back."""
+    import os
+    from pathlib import Path
+
+    from PySide6 import QtCore
+
+    from ctrg_desktop.app.interaction.bindings import DEFAULT_DRAGS
+    from ctrg_desktop.app.mouse_settings import open_mouse_settings
+
+    volume, _, path = simple_study
+    assert window.open_study(path), window.last_error
+    action = next(a for a in window.actions_ if a.text() == "&Mouse buttons...")
+    action.trigger()
+    dialog = window.mouse_dialog
+    assert dialog.isVisible() and [dialog.boxes[k].currentData() for k in ("left", "middle", "right")] == \
+        ["none", "pan", "window"]
+    dialog.choose("left", "pan")
+    dialog.choose("right", "zoom")
+    dialog.choose("middle", "none")
+    with pytest.raises(ValueError, match="unknown drag action"):
+        dialog.choose("left", "rotate")
+    if os.environ.get("CTRG_SHOT_DIR"):
+        dialog.grab().save(str(Path(os.environ["CTRG_SHOT_DIR"]) / "i13_mouse_settings.png"))
+    dialog.accept()
+    axial = window.slice_views["axial"]
+    for view in window.slice_views.values():
+        assert view.tools.bindings == {"left": "pan", "right": "zoom", "shift+left": "window", "ctrl+right": "zoom"}
+    # a left drag now pans (the camera moves, the crosshair stays), a right drag zooms
+    camera, cursor = axial.renderer.GetActiveCamera(), window.state.cursor
+    focal, scale = camera.GetFocalPoint(), camera.GetParallelScale()
+    centre = QtCore.QPoint(axial.width() // 2, axial.height() // 2)
+    for button, delta in ((QtCore.Qt.MouseButton.LeftButton, QtCore.QPoint(60, 0)),
+                          (QtCore.Qt.MouseButton.RightButton, QtCore.QPoint(0, -50))):
+        qtbot.mousePress(axial, button, pos=centre)
+        qtbot.mouseMove(axial, centre + delta)
+        qtbot.mouseRelease(axial, button, pos=centre + delta)
+    assert np.linalg.norm(np.subtract(camera.GetFocalPoint(), focal)) > 10.0 and window.state.cursor == cursor
+    assert camera.GetParallelScale() < scale * 0.9
+    # Help lists what the views do
+    window.show_help()
+    rows = dict(window.help_dialog.shortcuts())
+    window.help_dialog.close()
+    assert rows["Left drag"] == "Pan" and rows["Right drag"].startswith("Zoom") and "Middle drag" not in rows
+    assert "Left click / drag" not in rows and rows["Shift+Left drag"].startswith("Window / level")
+    # kept in the settings file: the next start binds the same
+    assert window.settings["mouse_drag"] == {"left": "pan", "middle": "none", "right": "zoom",
+                                             "shift+left": "window", "ctrl+right": "zoom"}
+    again = new_window()
+    assert again.slice_views["coronal"].tools.bindings == axial.tools.bindings
+    # Restore defaults
+    dialog = open_mouse_settings(window)
+    dialog.defaults_button.click()
+    dialog.accept()
+    assert axial.tools.bindings == DEFAULT_DRAGS
+    window.show_help()
+    rows = dict(window.help_dialog.shortcuts())
+    window.help_dialog.close()
+    assert rows["Left click / drag"].startswith("Move the linked crosshair") and rows["Middle drag"] == "Pan"
+
+
+def test_drag_bindings_from_a_damaged_setting():
+    from ctrg_desktop.app.interaction.bindings import DEFAULT_DRAGS, drag_bindings, overrides_for
+
+    assert drag_bindings({"right": "rotate", "knee": "pan", "middle": "none"}) == {
+        k: v for k, v in DEFAULT_DRAGS.items() if k != "middle"}
+    assert drag_bindings("not a dict") == DEFAULT_DRAGS
+    assert drag_bindings(overrides_for({"left": "zoom"})) == {"left": "zoom"}

@@ -3,7 +3,8 @@
 * wheel, arrow keys, Page Up/Down (10 slices), Home/End: scroll slices; Ctrl+wheel: zoom
 * left button: move the linked crosshair (tool "navigate"), window/level (tool "window", or
   Shift+left anywhere), or a tool in ``handlers`` (the measurements' line and ellipse, the
-  Segment menu's prompts and brush)
+  Segment menu's prompts and brush); first, each of ``grabbers`` may take the press (a
+  measurement's handle under the mouse is dragged instead)
 * other drags: :mod:`.bindings` (right: window/level, middle: pan, Ctrl+right: zoom); R: reset
 * double click: maximise / restore the view (the layout's ``double_clicked``); the crosshair
   stays where it was before the double click's first press
@@ -32,6 +33,7 @@ class SliceTools:
         self.start_value = None
         self.double_clicked = None  # callable(view name), set by the layout
         self.handlers: dict = {}  # more left-button tools: name -> object with press/move/release(view, x, y)
+        self.grabbers: list = []  # callables (view, x, y) -> such an object for this press, or None
         self.bindings = drag_bindings()  #: drag name ("right", "ctrl+right"...) -> window / zoom / pan
         self._presses: list[tuple[float, tuple]] = []  # (time, cursor before) of recent left presses
 
@@ -59,7 +61,11 @@ class SliceTools:
         elif button == Qt.MouseButton.LeftButton:
             tool = self.state.tool
             self._presses = [*self._presses[-1:], (time.monotonic(), self.state.cursor)]
-            if tool == "window":
+            grabbed = next((g for g in (grab(self.view, x, y) for grab in self.grabbers) if g is not None), None)
+            if grabbed is not None:
+                self.drag, self.start_value = "handler", grabbed
+                grabbed.press(self.view, x, y)
+            elif tool == "window":
                 self.drag, self.start_value = "window", (self.state.level, self.state.width)
             elif tool in self.handlers:
                 self.drag, self.start_value = "handler", self.handlers[tool]

@@ -1,20 +1,58 @@
 """Measurements drawn in the slice views: lines and ellipses in world coordinates, each with its
 label and value beside it (right of the measurement, or left where the view ends), shown on the
 slice they were drawn on (or within half a slice, or half the thick slab, of it); the selected
-one in yellow, the one being dragged too.
+one in yellow, the one being dragged too. Each shows its handles (:mod:`.handles`) as dots of
+:data:`HANDLE_PX` screen pixels.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from vtkmodules.vtkRenderingCore import vtkCoordinate, vtkTextActor
+from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+from vtkmodules.vtkRenderingCore import vtkActor, vtkCoordinate, vtkPolyDataMapper, vtkTextActor
 
 from ctrg_desktop.app.views.slice_actors import Polyline3D, text_actor
+from ctrg_desktop.measurements.editing import handles
 from ctrg_desktop.measurements.geometry import ellipse_outline
 
 COLOUR = (0.25, 1.0, 1.0)
 SELECTED = (1.0, 0.95, 0.25)
 LABEL_GAP = 10.0  #: display pixels between a measurement and its label
+HANDLE_PX = 6.0  #: size of a handle's dot (screen pixels)
+
+
+class Dots:
+    """Dots of a fixed screen size at LPS points, one colour each (the handles)."""
+
+    def __init__(self, renderer, size: float = HANDLE_PX):
+        self.poly = vtkPolyData()
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputData(self.poly)
+        self.actor = vtkActor()
+        self.actor.SetMapper(mapper)
+        self.actor.GetProperty().SetPointSize(size)
+        self.actor.GetProperty().LightingOff()
+        self.actor.PickableOff()
+        self.actor.SetVisibility(False)
+        renderer.AddActor(self.actor)
+        self.points = np.zeros((0, 3))
+
+    def set(self, points, colours) -> None:
+        self.points = np.asarray(points, float).reshape(-1, 3)
+        vtk_points = vtkPoints()
+        vtk_points.SetData(numpy_to_vtk(np.ascontiguousarray(self.points), deep=1))
+        cells = vtkCellArray()
+        for n in range(len(self.points)):
+            cells.InsertNextCell(1)
+            cells.InsertCellPoint(n)
+        rgb = np.clip(np.round(np.asarray(colours, float).reshape(-1, 3) * 255), 0, 255).astype(np.uint8)
+        self.poly.SetPoints(vtk_points)
+        self.poly.SetVerts(cells)
+        self.poly.GetPointData().SetScalars(numpy_to_vtk(rgb, deep=1))
+        self.poly.Modified()
+        self.actor.SetVisibility(bool(len(self.points)))
 
 
 def screen_text(measurement) -> str:
@@ -84,6 +122,7 @@ class ViewMeasurements:
         self.view = view
         self.lines = Polyline3D(view.renderer, colour=COLOUR, width=2.0)
         self.lines.actor.SetVisibility(False)
+        self.dots = Dots(view.renderer)
         self.labels: list[Label] = []
         self._drawn = None  # what is on screen now (skips rebuilding while scrolling)
         view.renderer.AddObserver("StartEvent", lambda *_: self._place_labels())
@@ -106,11 +145,15 @@ class ViewMeasurements:
             for label in self.labels:
                 label.actor.SetVisibility(False)
             self.lines.actor.SetVisibility(False)
+            self.dots.set(np.zeros((0, 3)), np.zeros((0, 3)))
             return True
         lift = -view.dop * 0.3 * min(volume.spacing)
         right = np.cross(view.dop, np.asarray(view.renderer.GetActiveCamera().GetViewUp()))
-        segments, colours = [], []
+        segments, colours, dots, dot_colours = [], [], [], []
         for n, (m, colour) in enumerate(items):
+            ends = list(handles(volume, m).values())
+            dots += ends
+            dot_colours += [colour] * len(ends)
             if m.kind == "line":
                 outline = np.asarray(m.points, float).reshape(2, 3)
                 segments.append(outline)
@@ -129,6 +172,7 @@ class ViewMeasurements:
         if segments:
             self.lines.set_segments(np.asarray(segments) + lift, np.asarray(colours))
         self.lines.actor.SetVisibility(bool(segments))
+        self.dots.set(np.asarray(dots) + 1.2 * lift, dot_colours)
         return True
 
     def clear(self) -> bool:
@@ -154,8 +198,9 @@ class MeasurementOverlays:
             else:
                 shown = controller.measurements.on_slice(name, view.slice_index, volume.spacing[view.axis],
                                                          half_thickness(view))
-                items = [(m, SELECTED if m.id == controller.selected else COLOUR) for m in shown]
                 preview = controller.preview
+                items = [(m, SELECTED if m.id == controller.selected else COLOUR) for m in shown
+                         if preview is None or m.id != preview.id]
                 if preview is not None and preview.view == name:
                     items.append((preview, SELECTED))
                 changed = drawn.show(items, volume)

@@ -1,6 +1,7 @@
 """The Measurements dock: one row per measurement (label, kind, view and slice, value). Selecting a
 row moves the views to its slice; double click or F2 on the label renames it; Delete (the key
-or the button) deletes it; Save / Open write and read a measurements file."""
+or the button) deletes it; Undo / Redo (Ctrl+Z / Ctrl+Shift+Z here) step through the adds, edits,
+renames and deletes; Save / Open write and read a measurements file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from ctrg_desktop.measurements import KINDS
 Qt = QtCore.Qt
 COLUMNS = ("Label", "Kind", "Slice", "Value")
 ID_ROLE = Qt.ItemDataRole.UserRole
-HINT = "Measure (M): drag a line. Ellipse (O): drag across a region for its HU statistics."
+HINT = ("Measure (M): drag a line. Ellipse (O): drag across a region for its HU statistics. "
+        "Drag a handle (dot) to edit; Delete deletes the selected one.")
 
 
 class MeasurementPanel(QtWidgets.QWidget):
@@ -32,12 +34,14 @@ class MeasurementPanel(QtWidgets.QWidget):
             header.setSectionResizeMode(column, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.delete_button = QtWidgets.QPushButton("Delete")
+        self.undo_button = QtWidgets.QPushButton("Undo")
+        self.redo_button = QtWidgets.QPushButton("Redo")
         self.save_button = QtWidgets.QPushButton("Save...")
         self.open_button = QtWidgets.QPushButton("Open...")
         self.note = QtWidgets.QLabel(HINT)
         self.note.setWordWrap(True)
         buttons = QtWidgets.QHBoxLayout()
-        for button in (self.delete_button, self.save_button, self.open_button):
+        for button in (self.delete_button, self.undo_button, self.redo_button, self.save_button, self.open_button):
             buttons.addWidget(button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.table, 1)
@@ -47,6 +51,14 @@ class MeasurementPanel(QtWidgets.QWidget):
         self.delete_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
         self.delete_shortcut.activated.connect(lambda: controller.delete())
         self.delete_button.clicked.connect(lambda: controller.delete())
+        self.undo_button.clicked.connect(lambda: controller.undo())
+        self.redo_button.clicked.connect(lambda: controller.redo())
+        for keys, slot in ((("Ctrl+Z",), controller.undo), (("Ctrl+Shift+Z", "Ctrl+Y"), controller.redo)):
+            act = QtGui.QAction(self)
+            act.setShortcuts([QtGui.QKeySequence(k) for k in keys])
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            act.triggered.connect(lambda _=False, fn=slot: fn())
+            self.addAction(act)
         self.save_button.clicked.connect(lambda: self._files("choose"))
         self.open_button.clicked.connect(lambda: self._files("choose_to_open"))
         self.table.itemChanged.connect(self._item_changed)
@@ -79,6 +91,11 @@ class MeasurementPanel(QtWidgets.QWidget):
         finally:
             self._filling = False
         self.delete_button.setEnabled(bool(items))
+        history = self.controller.history
+        for button, able, text in ((self.undo_button, history.can_undo, history.undo_text),
+                                   (self.redo_button, history.can_redo, history.redo_text)):
+            button.setEnabled(able)
+            button.setToolTip(text.capitalize() if able else "")
         self.save_button.setEnabled(bool(items))
         self.open_button.setEnabled(self.controller.volume is not None)
 

@@ -1,24 +1,30 @@
-"""Thick-slab rendering of the slice views: one setting for all three views, one cached plane per view.
+"""Thick-slab rendering of the slice views: each view its own slab setting and cached plane.
 
-:class:`SlabSettings` holds the mode (off / MIP / MinIP / mean) and the thickness in mm, shared
-by the axial, coronal and sagittal views (global, not per view: a slab is a way of reading the
-whole study, and one keyboard shortcut changes it everywhere). Each view's :class:`ViewSlab`
-projects the real volume across the view's own array axis with
+Each slice view has its own :class:`SlabSettings` (mode off / MIP / MinIP / mean, thickness in
+mm): a reader may keep a 10 mm axial MIP for nodules beside plain coronal and sagittal slices.
+The View menu's shortcuts change the slab of the view under the mouse (else the active view),
+the corner text of each view says its own slab. Each view's :class:`ViewSlab` projects the real
+volume across the view's own array axis with
 :func:`ctrg_desktop.imaging.slab.slab_projection` (the views are not oblique: each view's normal
 is one array axis, so the slab is exactly the slices around the current one, thickness in mm
 converted with that axis's spacing) and hands the plane to the view's compositor in place of
-the slice; label maps, heat maps (of the centre slice), boxes, the crosshair and the measurements
-are drawn on top as before.
+the slice. Label maps (the masks among them) are drawn as their projection over the same slab
+(the maximum label across its slices: a mask shows wherever it lies in the slab, as the
+structures it outlines do in a MIP); heat maps (of the centre slice), boxes, the crosshair and
+the measurements are drawn on top as before.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
 from PySide6 import QtCore
 
 from ctrg_desktop.imaging.slab import MODE_NAMES, SLAB_MODES, slab_projection, slab_range
+from ctrg_desktop.overlays import LabelMapLayer
+from ctrg_desktop.overlays.composite import LayerBlend
 
 #: thickness steps of "thicker" / "thinner" (mm)
 THICKNESS_STEPS = (1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0)
@@ -26,7 +32,7 @@ MIN_MM, MAX_MM = 1.0, 50.0
 
 
 class SlabSettings(QtCore.QObject):
-    """The slab mode and thickness of every slice view; ``changed`` after either changes."""
+    """The slab mode and thickness of one slice view; ``changed`` after either changes."""
 
     changed = QtCore.Signal()
 
@@ -102,6 +108,32 @@ class ViewSlab:
             self._source = np.broadcast_to(np.expand_dims(self._plane, axis), array.shape)
             self._key, self._array = key, array
         return self._source
+
+    def layers(self, layers, blends: dict, index: int) -> tuple[list, dict]:
+        """``(layers, blends)`` for the compositor of slice ``index``: while a slab is on, each
+        shown label map is replaced by a copy whose every slice is its maximum over the slab
+        (sharing the original's colour tables in ``blends``); else the arguments themselves."""
+        settings = self.settings
+        if not settings.active or not any(isinstance(layer, LabelMapLayer) for layer in layers):
+            return layers, blends
+        axis, array = self.view.axis, self.view.array
+        spacing = float(self.view.state.volume.spacing[axis])
+        out, shared = [], {}
+        for layer in layers:
+            if layer.visible and layer.opacity > 0 and isinstance(layer, LabelMapLayer):
+                blend = blends.get(id(layer))
+                if blend is None:
+                    blend = blends[id(layer)] = LayerBlend(layer)
+                plane = slab_projection(layer.array, axis, index, settings.thickness_mm, spacing, "mip")
+                projected = copy.copy(layer)
+                projected.array = np.broadcast_to(np.expand_dims(plane, axis), array.shape)
+                shared[id(projected)] = blend
+                out.append(projected)
+            else:
+                if id(layer) in blends:
+                    shared[id(layer)] = blends[id(layer)]
+                out.append(layer)
+        return out, shared
 
     def label(self) -> str:
         """``"\\nMIP 19.5 mm"`` (a second line of the view's corner text; "" when off): the slab

@@ -127,8 +127,11 @@ class SliceView(VtkView):
             return
         index = self.slice_index
         layers = self.overlays.layers if self.overlays is not None else ()
-        source = self.array if self.slab is None else self.slab.source(self.array, index)
-        self.compositor(source, self.axis, index, self.grey, layers, self.blends, out=self.slice_image.buffer)
+        source, blends = self.array, self.blends
+        if self.slab is not None:  # a thick slab: its projection, and the label maps' over the slab
+            source = self.slab.source(self.array, index)
+            layers, blends = self.slab.layers(list(layers), blends, index)
+        self.compositor(source, self.axis, index, self.grey, layers, blends, out=self.slice_image.buffer)
         self.slice_image.show(index)
         self._stale, self._shown_index = False, index
 

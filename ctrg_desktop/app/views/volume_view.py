@@ -1,4 +1,5 @@
-"""The 3D view: volume rendering with CT presets (GPU ray casting when available, CPU otherwise)."""
+"""The 3D view: volume rendering with CT presets (GPU ray casting when available, CPU otherwise),
+or the masks' surfaces alone (the "masks only" preset: no volume is rendered)."""
 
 from __future__ import annotations
 
@@ -81,12 +82,26 @@ class VolumeView(VtkView):
         prop, blend = volume_property(name)
         self.preset = name
         self.volume_prop.SetProperty(prop)
+        self.volume_prop.SetVisibility(blend != "none")
         if blend == "mip":
             self.mapper.SetBlendModeToMaximumIntensity()
         else:
             self.mapper.SetBlendModeToComposite()
-        self.info.set(f"3D  {name}")
+        self.update_info()
         self.request_render()
+
+    @property
+    def volume_shown(self) -> bool:
+        """Whether the volume is rendered (every preset but "masks only")."""
+        return bool(self.volume_prop.GetVisibility())
+
+    def update_info(self) -> None:
+        """The corner text: the preset; with "masks only", how many surfaces there are to show."""
+        text = f"3D  {self.preset}"
+        if not self.volume_shown:
+            count = self.overlays.surface_count() if self.overlays is not None else 0
+            text += f" ({count} surface{'s' if count != 1 else ''})" if count else " (no mask to show)"
+        self.info.set(text)
 
     def render_mode(self) -> str:
         """"GPU" or "CPU" after the first render."""
