@@ -85,7 +85,7 @@ def _cmd_generate(args) -> int:
     model = load_model(args.model, device="cpu")
     loaded = time.perf_counter()
     draft = draft_report(volume, model, device=args.device, num_beams=args.num_beams, max_length=args.max_length,
-                         guide=args.guide == "on")
+                         guide=args.guide == "on", retrieval=args.retrieval == "on")
     draft.add_timing("read", read_done - started)
     draft.add_timing("load", loaded - read_done)
     if not args.keep_source_path:  # the full path of a study often holds the patient's name or ID
@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_evaluate_parser(sub)
     add_calibrate_parser(sub)
+    from ctrg_desktop.retrieval.cli import add_retrieval_parsers
+
+    add_retrieval_parsers(sub)
 
     p = sub.add_parser("generate", help="draft a report for a study with a model: sentences per structure, "
                                          "top patches, attention map, timings (JSON)")
@@ -179,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, default=None, help="tokens (default: the decoder's max_length)")
     p.add_argument("--guide", choices=("on", "off"), default="on",
                    help="state the labels of the model's observation guide as its heads decide (if it has one)")
+    p.add_argument("--retrieval", choices=("on", "off"), default="on",
+                   help="fuse the nearest similar prior case of the model's reference index into the decoder "
+                        "(models trained with reference fusion)")
     p.add_argument("--quiet", action="store_true", help="do not print the sentences")
     p.add_argument("--keep-source-path", action="store_true",
                    help="write the study's full path into the draft (default: its file name only, since "

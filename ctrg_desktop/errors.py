@@ -43,3 +43,13 @@ class LoadCancelled(CtrgError):
 
 class StudyWriteError(CtrgError):
     """A volume cannot be written in the requested DICOM form (e.g. no encoder installed)."""
+
+
+def check_format(data, fmt: str, version: int, what: str) -> None:
+    """Refuse (``CtrgError``) ``data`` that is not a dict with ``"format": fmt`` or whose
+    ``format_version`` is newer than ``version``; ``what`` names it ("report.json is a ctrg draft report")."""
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise CtrgError(f"{what.replace(' is a ', ' is not a ', 1)} (no \"format\": \"{fmt}\")")
+    if int(data.get("format_version", 0)) > version:
+        raise CtrgError(f"{what} of format {data['format_version']}, newer than this ctrg reads ({version}): "
+                        "update ctrg-desktop")

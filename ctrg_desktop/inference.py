@@ -12,34 +12,30 @@ observation heads) before it is routed; ``raw_text`` keeps the model's own words
 dropped sentence is a warning. ``observations`` holds the observation heads' probability of each
 CT-RATE label (empty for a model without heads).
 
-The result, :class:`DraftReport`, is plain data: ``to_json()`` gives a JSON-ready dict and
-``save(path)`` writes it with the attention map (N structures x P patches, float32) as
-``<stem>.attention.npy`` beside it; :func:`load_draft` reads both back for review without a model.
+The result, :class:`~ctrg_desktop.draft_file.DraftReport`, is plain data: ``to_json()`` gives a
+JSON-ready dict and ``save(path)`` writes it with the attention map (N structures x P patches,
+float32) as ``<stem>.attention.npy`` beside it; :func:`load_draft` reads both back for review
+without a model. For a model with reference fusion, the nearest prior case of its reference index
+is fused into the decoder (``references`` names it; ``retrieval=False`` drafts without).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
 import time
 import warnings as _warnings
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ctrg_desktop import __version__
-from ctrg_desktop.atomic import atomic_path
 from ctrg_desktop.devices import resolve_device
+# The draft's data and files live in draft_file; their names are re-exported here.
+from ctrg_desktop.draft_file import (ATTENTION_SUFFIX, FORMAT, FORMAT_VERSION, TIMING_KEYS,
+                                     DraftReport, StructureDraft, attention_path_for, draft_from_json, load_draft)
 from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.io.volume import Volume
-from ctrg_desktop.jsonable import jsonable
 
-FORMAT = "ctrg-draft-report"
-FORMAT_VERSION = 1
-ATTENTION_SUFFIX = ".attention.npy"
 DEFAULT_GENERATION = {"num_beams": 3, "max_length": None, "min_length": 1, "no_repeat_ngram_size": 0,
                       "repetition_penalty": 1.0}
 #: Tokens a BERT-decoder draft may use unless asked otherwise ([CLS] and [SEP] included): a whole
@@ -47,7 +43,6 @@ DEFAULT_GENERATION = {"num_beams": 3, "max_length": None, "min_length": 1, "no_r
 #: the 99th percentile and 360 at most (2,400 studies of ``ctrg phantoms --seed 1``); CT-RATE's
 #: reports were cut at 220 words. A model that ends its report earlier stops there.
 REPORT_TOKEN_BUDGET = 384
-TIMING_KEYS = ("read", "load", "preprocess", "encode", "decode", "total")
 #: CPU threads for the decoder. Decoding is hundreds of steps of tiny ops: a second thread gains
 #: ~20 % on an idle machine, but where the cores are shared OpenMP's spinning threads wait on each
 #: other and the same decode measured 40x slower (12 s instead of 0.3 s for 40 tokens on 2 cores).
@@ -88,158 +83,6 @@ def model_input(study: Volume, config):
 
 
 # ------------------------------------------------------------------------------------------ result
-
-@dataclass
-class StructureDraft:
-    """One structure of a draft: its routed sentences and its most attended patches."""
-
-    index: int
-    name: str
-    colour: str
-    sentences: list[str]
-    text: str                  #: the sentences joined, or the structure set's default sentence
-    mentioned: bool            #: False when no generated sentence concerns the structure
-    top_patches: list[dict]    #: rank, index, patch_kji, score, centre_voxel, centre_world, box_voxels, inside_study
-
-
-@dataclass
-class DraftReport:
-    """A generated draft with everything needed to review it without the model (module docstring)."""
-
-    model: dict
-    study: dict
-    preprocessing: dict
-    generation: dict
-    device: str
-    report: str
-    structures: list[StructureDraft]
-    timings: dict
-    warnings: list[str] = field(default_factory=list)
-    created: str = ""
-    ctrg_version: str = __version__
-    attention: np.ndarray | None = field(default=None, repr=False)  #: (N, P) float32
-    attention_file: str | None = None  #: set by :meth:`save` / :func:`load_draft` (name beside the JSON)
-    raw_text: str = ""  #: the model's text before :func:`~ctrg_desktop.reports.cleanup.clean_report`
-    #: {"label", "probability", "structure"} per CT-RATE label, in CT_RATE_LABELS order; [] without heads
-    observations: list[dict] = field(default_factory=list)
-
-    def structure(self, name: str) -> StructureDraft:
-        for s in self.structures:
-            if s.name == name:
-                return s
-        raise KeyError(f"no structure {name!r} in this draft; it has {', '.join(s.name for s in self.structures)}")
-
-    def attention_grid(self, index: int) -> np.ndarray:
-        """Structure ``index``'s attention over the patch grid, shaped (t, h, w) as the patches are numbered."""
-        if self.attention is None:
-            raise ValueError("this draft has no attention map (file missing)")
-        return self.attention[index].reshape(self.preprocessing["grid_counts"])
-
-    def add_timing(self, name: str, seconds: float) -> None:
-        """Record a stage timed outside :func:`draft_report` (e.g. reading the study); total grows with it."""
-        self.timings[name] = round(float(seconds), 4)
-        self.timings["total"] = round(float(self.timings.get("total", 0.0)) + float(seconds), 4)
-        self.timings = {k: self.timings[k] for k in sorted(self.timings, key=_timing_order)}
-
-    def to_json(self) -> dict:
-        """JSON-ready dict (the attention map itself lives in the ``.npy`` file named under ``attention``)."""
-        data = {"format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created,
-                "ctrg_version": self.ctrg_version, "model": self.model, "study": self.study,
-                "preprocessing": self.preprocessing, "generation": self.generation, "device": self.device,
-                "warnings": list(self.warnings), "report": self.report, "raw_text": self.raw_text,
-                "observations": [dict(o) for o in self.observations],
-                "structures": [asdict(s) for s in self.structures],
-                "attention": {"file": self.attention_file,
-                              "shape": [len(self.structures), int(self.preprocessing["num_patches"])],
-                              "dtype": "float32", "rows": [s.name for s in self.structures],
-                              "columns": "patch index (C order over the grid_counts of preprocessing)"},
-                "timings": dict(self.timings)}
-        return jsonable(data)
-
-    def save(self, json_path, attention_path=None) -> Path:
-        """Write the JSON to ``json_path`` and the attention map beside it; returns the JSON path."""
-        json_path = Path(json_path)
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        if self.attention is not None:
-            attention_path = Path(attention_path) if attention_path else attention_path_for(json_path)
-            with atomic_path(attention_path) as tmp, open(tmp, "wb") as f:
-                np.save(f, np.ascontiguousarray(self.attention, dtype=np.float32), allow_pickle=False)
-            self.attention_file = (attention_path.name if attention_path.parent.resolve() == json_path.parent.resolve()
-                                   else str(attention_path.resolve()))
-        with atomic_path(json_path) as tmp:
-            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        return json_path
-
-
-def _timing_order(key: str) -> tuple[int, str]:
-    """read, load, preprocess, encode, decode, any other stage, total."""
-    order = {k: i for i, k in enumerate(TIMING_KEYS[:-1])}
-    return (order.get(key, len(order)) if key != "total" else len(order) + 1, key)
-
-
-def attention_path_for(json_path) -> Path:
-    """``report.json`` -> ``report.attention.npy`` (same folder)."""
-    json_path = Path(json_path)
-    return json_path.with_name(json_path.name.removesuffix(".json") + ATTENTION_SUFFIX)
-
-
-def load_draft(json_path, load_attention: bool = True) -> DraftReport:
-    """Read a saved draft (and its attention map, without unpickling) back; ``CtrgError`` when malformed."""
-    json_path = Path(json_path)
-    try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CtrgError(f"{json_path} is not valid JSON: {exc}") from exc
-    return draft_from_json(data, json_path, load_attention)
-
-
-def draft_from_json(data, json_path, load_attention: bool = True) -> DraftReport:
-    """A draft from its parsed JSON (read from ``json_path``, beside which its attention map lies)."""
-    json_path = Path(json_path)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CtrgError(f"{json_path} is not a ctrg draft report (no \"format\": \"{FORMAT}\")")
-    if int(data.get("format_version", 0)) > FORMAT_VERSION:
-        raise CtrgError(f"{json_path} has draft format {data['format_version']}; this ctrg reads up to "
-                        f"{FORMAT_VERSION}: update ctrg-desktop")
-    try:
-        structures = [StructureDraft(**s) for s in data["structures"]]
-        draft = DraftReport(model=data["model"], study=data["study"], preprocessing=data["preprocessing"],
-                            generation=data["generation"], device=data["device"], report=data["report"],
-                            structures=structures, timings=data["timings"], warnings=list(data.get("warnings", [])),
-                            created=data.get("created", ""), ctrg_version=data.get("ctrg_version", ""),
-                            attention_file=(data.get("attention") or {}).get("file"),
-                            raw_text=data.get("raw_text", data["report"]),
-                            observations=_read_observations(data.get("observations")))
-    except (KeyError, TypeError) as exc:
-        raise CtrgError(f"{json_path} is a malformed draft report: missing or bad field {exc}") from exc
-    if load_attention and draft.attention_file:
-        path = Path(draft.attention_file)
-        path = path if path.is_absolute() else json_path.parent / path
-        if path.is_file():
-            try:
-                attention = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise CtrgError(f"cannot read the attention map {path}: {exc}") from exc
-            expected = (len(structures), int(draft.preprocessing["num_patches"]))
-            if attention.shape != expected:
-                raise CtrgError(f"attention map {path} has shape {attention.shape}, the draft expects {expected}")
-            draft.attention = attention.astype(np.float32, copy=False)
-        else:
-            draft.warnings.append(f"attention map {path.name} not found beside the report")
-    return draft
-
-
-def _read_observations(value) -> list[dict]:
-    """A saved draft's observations (absent in drafts of older versions: [])."""
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(o, dict) and {"label", "probability"} <= set(o)
-                                              for o in value):
-        raise TypeError("'observations' (a list of {label, probability, structure})")
-    return [{"label": str(o["label"]), "probability": float(o["probability"]), "structure": o.get("structure"),
-             **({"threshold": float(o["threshold"])} if o.get("threshold") is not None else {})}
-            for o in value]
-
 
 def observation_records(probabilities, guide=None) -> list[dict]:
     """18 probabilities in CT_RATE_LABELS order (or None) -> the draft's ``observations``; a label
@@ -293,9 +136,11 @@ def _cpu_threads(device, threads: int | None):
         torch.set_num_threads(before)
 
 
-def _run_model(model, prepared, device, generation: dict, progress, decode_threads: int | None = DECODE_THREADS):
+def _run_model(model, prepared, device, generation: dict, progress, decode_threads: int | None = DECODE_THREADS,
+               retrieve=None):
     """(topk indices (N, K), attention (N, P), report text, encode s, decode s, observation
-    probabilities (18,) or None) on ``device``."""
+    probabilities (18,) or None) on ``device``. ``retrieve(logits (18,))`` -> a reference report
+    ("" for none) fused into the decoder's input."""
     import torch
 
     model.to(device)
@@ -307,14 +152,41 @@ def _run_model(model, prepared, device, generation: dict, progress, decode_threa
         encoded = time.perf_counter()
         if progress:
             progress("decode")
+        references = None
+        if retrieve is not None and visual.observation_logits is not None:
+            references = [retrieve(visual.observation_logits[0].float().cpu().numpy())]
         with _cpu_threads(device, decode_threads):
-            text = model.decoder.generate(visual.decoder_tokens(), **generation)[0]
+            text = model.decoder.generate(model.decoder_input(visual, references), **generation)[0]
         _sync(device)
         decoded = time.perf_counter()
     probabilities = visual.observation_probabilities()
     probabilities = None if probabilities is None else probabilities[0].float().cpu().numpy()
     return (visual.topk_indices[0].cpu().numpy(), visual.attention[0].float().cpu().numpy(), text,
             encoded - start, decoded - encoded, probabilities)
+
+
+def _retriever(model, used: list, notes: list):
+    """For a model with reference fusion: ``logits -> the nearest reference's report`` (appending
+    it to ``used``), or None with a note when the model has no usable reference index."""
+    if getattr(model, "fusion", None) is None:
+        return None
+    from ctrg_desktop.retrieval.similar import model_index
+
+    try:
+        index = model_index(model)
+    except (CtrgError, ValueError) as exc:
+        notes.append(f"drafted without a similar prior case: {exc}")
+        return None
+
+    def retrieve(logits) -> str:
+        found = index.query(logits, k=1)
+        if not found:
+            return ""
+        n = found[0]
+        used.append({"name": n.name, "source": n.source, "distance": round(float(n.distance), 4)})
+        return n.report
+
+    return retrieve
 
 
 def _patch_records(prepared, grid, indices: np.ndarray, attention: np.ndarray) -> list[list[dict]]:
@@ -344,7 +216,8 @@ def _patch_records(prepared, grid, indices: np.ndarray, attention: np.ndarray) -
 def draft_report(volume: Volume, model, device="auto", structures=None, *, num_beams: int = 3,
                  max_length: int | None = None, min_length: int = 1, no_repeat_ngram_size: int = 0,
                  repetition_penalty: float = 1.0, progress=None,
-                 decode_threads: int | None = DECODE_THREADS, guide: bool = True) -> DraftReport:
+                 decode_threads: int | None = DECODE_THREADS, guide: bool = True,
+                 retrieval: bool = True) -> DraftReport:
     """Generate a :class:`DraftReport` for ``volume`` (module docstring).
 
     ``model``: a loaded ``StructureReportModel`` or a model-zoo name / model folder (loaded here,
@@ -356,7 +229,9 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
     cleaned (module docstring). ``progress(stage)`` is called with "load", "preprocess", "encode",
     "decode" as each starts. ``decode_threads``: CPU threads while decoding (see :data:`DECODE_THREADS`;
     None keeps torch's setting). ``guide``: apply the model's observation guide, if it has one
-    (:mod:`ctrg_desktop.reports.observation_guide`; the changes are warnings).
+    (:mod:`ctrg_desktop.reports.observation_guide`; the changes are warnings). ``retrieval``: for a
+    model with reference fusion, fuse the nearest prior case of its reference index into the
+    decoder (recorded in ``references``; without an index the draft says so in a warning).
     """
     import torch
 
@@ -390,6 +265,8 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
     prepared = model_input(volume, config)
     timings["preprocess"] = time.perf_counter() - t0
 
+    used: list[dict] = []
+    retrieve = _retriever(model, used, notes) if retrieval else None
     was_training = model.training
     model.eval()
     try:
@@ -397,7 +274,8 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
             progress("encode")
         try:
             indices, attention, raw, t_enc, t_dec, probs = _run_model(model, prepared, dev, generation, progress,
-                                                                          decode_threads=decode_threads)
+                                                                          decode_threads=decode_threads,
+                                                                          retrieve=retrieve)
         except torch.cuda.OutOfMemoryError:
             if dev.type != "cuda":
                 raise
@@ -408,7 +286,8 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
             torch.cuda.empty_cache()
             dev = torch.device("cpu")
             indices, attention, raw, t_enc, t_dec, probs = _run_model(model, prepared, dev, generation, progress,
-                                                                          decode_threads=decode_threads)
+                                                                          decode_threads=decode_threads,
+                                                                          retrieve=retrieve)
     finally:
         model.train(was_training)
     timings["encode"], timings["decode"] = t_enc, t_dec
@@ -446,5 +325,11 @@ def draft_report(volume: Volume, model, device="auto", structures=None, *, num_b
                        timings={k: round(v, 4) for k, v in timings.items()}, warnings=notes,
                        created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                        attention=np.ascontiguousarray(attention, dtype=np.float32), raw_text=raw,
-                       observations=observations)
+                       observations=observations, references=used[-1:])
 
+
+
+__all__ = ["ATTENTION_SUFFIX", "DECODE_THREADS", "DEFAULT_GENERATION", "FORMAT", "FORMAT_VERSION",
+           "REPORT_TOKEN_BUDGET", "TIMING_KEYS", "DraftReport", "StructureDraft", "attention_path_for",
+           "draft_from_json", "draft_report", "generation_budget", "load_draft", "model_input",
+           "observation_records"]

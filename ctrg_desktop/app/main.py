@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
                 window.close()
                 return code
             window.drafting.prewarm = True  # from now on, opening a study loads the model ahead
+            window.segmentation.prewarm = True  # ... and the segmenter, with the slice in view embedded
+            if window.volume is not None:  # the study opened at start-up
+                window.segmentation.warm_up()
             return loop.run_forever()
     finally:
         asyncio.set_event_loop(None)
@@ -87,24 +90,10 @@ def _fail(message: str) -> int:
     return 2
 
 
-async def _wait_for(signal, start) -> bool:
-    """Call ``start()`` and wait for ``signal(bool)``."""
-    future = asyncio.get_event_loop().create_future()
-
-    def done(ok: bool) -> None:
-        if not future.done():
-            future.set_result(bool(ok))
-
-    signal.connect(done)
-    try:
-        start()
-        return await future
-    finally:
-        signal.disconnect(done)
-
-
 async def _open(window, path, series=None) -> bool:
-    return await _wait_for(window.load_done, lambda: window.start_loading(path, series))
+    from ctrg_desktop.app.jobs import wait_for_signal
+
+    return await wait_for_signal(window.load_done, lambda: window.start_loading(path, series), check_started=False)
 
 
 async def _start(window, args) -> int | None:

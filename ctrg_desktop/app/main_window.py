@@ -1,12 +1,16 @@
 """The main window: open studies (dialogs, drag and drop, recent, demo), four linked views,
-overlay layers, window presets, progress and cancel for loads running off the GUI thread."""
+overlay layers, window presets, progress and cancel for loads running off the GUI thread.
+
+About 480 lines: the window is where every controller (drafting, editing, segmentation,
+measurements, similar cases) is created and wired to the study it opens; the controllers
+themselves live in their packages."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ctrg_desktop import __version__
 from ctrg_desktop.app.drafting.controller import DraftingController
@@ -24,6 +28,7 @@ from ctrg_desktop.app.panels.study_info import StudyPanel
 from ctrg_desktop.app.reading import ReadingTools
 from ctrg_desktop.app.segment.controller import SegmentationController
 from ctrg_desktop.app.settings import Settings
+from ctrg_desktop.app.similar.controller import SimilarCasesController
 from ctrg_desktop.app.status import StatusPanel
 from ctrg_desktop.app.views.layout import ViewLayout
 from ctrg_desktop.app.views.slice_view import SliceView
@@ -77,6 +82,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.measuring = MeasurementController(self)  # line and ellipse tools, Measurements dock
         self.measuring.add_dock()
         self.editing = EditingController(self)  # report edits, autosave, Export, Accept
+        self.similar = SimilarCasesController(self)  # Similar cases dock (after editing: it edits the report)
+        self.similar.add_dock()
         self.reading = ReadingTools(self)  # thick slab, cine, slices fitted to the layout
         self.actions_ = build_menus(self)
         self._connect_views()
@@ -198,21 +205,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_study(self, path, series_uid: str | None = None) -> bool:
         """Load and show a study, keeping the event loop running; True when it is shown."""
-        loop = QtCore.QEventLoop()
-        outcome: list[bool] = []
+        from ctrg_desktop.app.jobs import run_until_signal
 
-        def finish(ok: bool) -> None:
-            outcome.append(ok)
-            loop.quit()
-
-        self.load_done.connect(finish)
-        try:
-            self.start_loading(path, series_uid)
-            if not outcome:
-                loop.exec()
-        finally:
-            self.load_done.disconnect(finish)
-        return outcome[0]
+        return bool(run_until_signal(self.load_done, lambda: self.start_loading(path, series_uid))[0])
 
     def start_loading(self, path, series_uid: str | None = None) -> None:
         """Start reading ``path`` in the background (a load in progress is cancelled); unsaved

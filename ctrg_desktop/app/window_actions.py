@@ -8,6 +8,7 @@ from PySide6 import QtGui, QtWidgets
 
 from ctrg_desktop.app.drafting.model_menu import build_report_menu
 from ctrg_desktop.app.editing.menus import build_edit_menu, extend_report_menu
+from ctrg_desktop.app.mouse_settings import open_mouse_settings
 from ctrg_desktop.app.segment.menu import build_segment_menu
 from ctrg_desktop.app.views.layout import LAYOUTS
 from ctrg_desktop.app.views.volume_presets import VOLUME_PRESETS
@@ -60,6 +61,7 @@ def build_menus(window) -> list[QtGui.QAction]:
         actions.append(_action(window, presets_menu, name, partial(window.set_preset, name), shortcut))
     actions.append(_action(window, presets_menu, "Save current window as preset...",
                            window.save_window_preset))
+    actions.append(_action(window, view_menu, "&Mouse buttons...", partial(open_mouse_settings, window)))
     tools_menu = view_menu.addMenu("&Tools")
     window.tool_actions = QtGui.QActionGroup(window)
     for tool, key in (("navigate", "N"), ("window", "W"), ("measure", "M"), ("ellipse", "O")):
@@ -80,6 +82,7 @@ def build_menus(window) -> list[QtGui.QAction]:
     actions.append(_action(window, help_menu, "&About", window.show_about))
     build_toolbar(window)
     actions += window.reading.build_menu(view_menu, _action)  # thick slab, cine (and their toolbar)
+    actions += window.similar.build_menu(view_menu)  # the Similar cases dock
     return actions
 
 

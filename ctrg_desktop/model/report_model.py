@@ -9,24 +9,31 @@ Batches are dicts: ``volume`` (B, 1, D, H, W) or (B, D, H, W) float; stage 1 als
 ``reports`` (B strings) or pre-tokenised ``input_ids``/``attention_mask``/``labels`` (B, L).
 The decoder is the BERT-style one or, with ``decoder.kind = "llm"``, a causal LM with LoRA
 (:mod:`ctrg_desktop.model.llm_decoder`); both read [S; T] through the same interface.
+With ``fusion.enabled`` a retrieved reference report (batch ``reference_reports``, B strings, ""
+= none) is fused into the visual tokens first (:mod:`ctrg_desktop.model.fusion`); without
+references the model behaves exactly as one without fusion.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ctrg_desktop.model.catalogue import CONFIG_NAME
 from ctrg_desktop.model.checkpoint import load_checkpoint, save_checkpoint
 from ctrg_desktop.model.config import DecoderConfig, ModelConfig
 from ctrg_desktop.model.decoder import ReportDecoder
 from ctrg_desktop.model.encoder import VolumeEncoder
+from ctrg_desktop.model.fusion import PromptFusion
 from ctrg_desktop.model.losses import mask_attention_loss, observation_loss, structure_contrastive_loss
 from ctrg_desktop.model.observation import ObservationHeads, label_structure_indices
 from ctrg_desktop.model.observer import StructureObserver
 from ctrg_desktop.model.queue import DiversityQueue
+from ctrg_desktop.model.reference_prompts import ReferencePromptBuilder, ReferencePrompts
 from ctrg_desktop.model.text_encoder import TextEncoder
 
 
@@ -75,6 +82,15 @@ def build_decoder(config: DecoderConfig, visual_dim: int, tokenizer=None) -> nn.
     return ReportDecoder(config, visual_dim=visual_dim, tokenizer=tokenizer)
 
 
+def _saved_fusion(folder) -> bool:
+    """Whether the checkpoint folder's config has fusion enabled (an unreadable one counts as
+    yes, so that :func:`load_checkpoint` reports the problem)."""
+    try:
+        return ModelConfig.load(Path(folder) / CONFIG_NAME).fusion.enabled
+    except ValueError:
+        return True
+
+
 class StructureReportModel(nn.Module):
     """``StructureReportModel(config)``; pass ``tokenizer``/``text_encoder`` to share loaded ones
     (``tokenizer``: the BERT decoder's; an LLM decoder brings its base model's)."""
@@ -107,6 +123,10 @@ class StructureReportModel(nn.Module):
         self.observation_pos_weight: torch.Tensor | None = None
         self.decoder = build_decoder(config.decoder, config.observer.dim, tokenizer)
         self._text_encoder = text_encoder
+        self.fusion = None
+        if config.fusion.enabled:
+            self.fusion = PromptFusion(config.fusion, config.observer.dim, s1.text_dim)
+        self._prompt_builder = ReferencePromptBuilder(s1.text_dim, config.fusion.max_sentences)
 
     @property
     def temperature(self) -> torch.Tensor:
@@ -178,23 +198,59 @@ class StructureReportModel(nn.Module):
         parts = (self.encoder, self.observer) + ((self.observation,) if self.observation is not None else ())
         return any(p.requires_grad for part in parts for p in part.parameters())
 
+    def reference_prompts(self, reports: list[str]) -> ReferencePrompts:
+        """B reference reports ("" = none) -> prompt tensors (cached per report text)."""
+        return self._prompt_builder(list(reports), self.text_encoder.encode)
+
+    def _uses_references(self, reports, batch_size: int) -> bool:
+        """Whether ``reports`` are fused: a fusion module and at least one non-empty report."""
+        if self.fusion is None or reports is None:
+            return False
+        if (isinstance(reports, str) or len(reports) != batch_size
+                or not all(r is None or isinstance(r, str) for r in reports)):
+            raise ValueError(f"reference_reports must be a list of {batch_size} strings (one per study)")
+        return any(r and r.strip() for r in reports)
+
     def report_loss(self, batch: dict) -> dict[str, torch.Tensor]:
-        """Stage 2: {"loss"} = next-token cross-entropy of the reports given [S; T]."""
+        """Stage 2: {"loss"} = next-token cross-entropy of the reports given [S; T]; with fusion
+        also "consistency" (added to the loss times ``fusion.consistency_weight``)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and self._visual_trainable()):
             visual = self.encode(batch["volume"]).decoder_tokens()
+        out: dict[str, torch.Tensor] = {}
+        references = batch.get("reference_reports")
+        if self._uses_references(references, visual.shape[0]):
+            fused = self.fusion(visual, self.reference_prompts(references))
+            visual, out["consistency"] = fused.tokens, fused.consistency
+        elif self.fusion is not None:
+            out["consistency"] = visual.new_zeros(())
         if "input_ids" in batch:
             tokens = {k: batch[k].to(visual.device) for k in ("input_ids", "attention_mask", "labels")}
         else:
             tokens = self.decoder.tokenize(batch["reports"], device=visual.device)
-        return {"loss": self.decoder.loss(visual, **tokens)}
+        loss = self.decoder.loss(visual, **tokens)
+        if "consistency" in out:
+            loss = loss + self.config.fusion.consistency_weight * out["consistency"]
+        return {"loss": loss, **out}
 
     @torch.no_grad()
-    def generate(self, volume: torch.Tensor, **gen_kwargs) -> list[str]:
-        """volume (B, 1, D, H, W) -> B report drafts (see :meth:`ReportDecoder.generate`)."""
-        return self.decoder.generate(self.encode(volume).decoder_tokens(), **gen_kwargs)
+    def generate(self, volume: torch.Tensor, reference_reports: list[str] | None = None, **gen_kwargs) -> list[str]:
+        """volume (B, 1, D, H, W) -> B report drafts (see :meth:`ReportDecoder.generate`).
+
+        ``reference_reports``: B retrieved reports ("" = none) fused into the visual tokens;
+        ignored by a model without fusion."""
+        return self.decoder.generate(self.decoder_input(self.encode(volume), reference_reports), **gen_kwargs)
+
+    def decoder_input(self, visual: VisualOutput, reference_reports: list[str] | None = None) -> torch.Tensor:
+        """The tokens the decoder reads: [S; T; O] of ``visual``, with the B ``reference_reports``
+        fused in when the model has a fusion module (unchanged otherwise)."""
+        tokens = visual.decoder_tokens()
+        if self._uses_references(reference_reports, tokens.shape[0]):
+            tokens = self.fusion(tokens, self.reference_prompts(reference_reports), with_consistency=False).tokens
+        return tokens
 
     def freeze_for_stage2(self) -> "StructureReportModel":
-        """Freeze everything but the decoder (encoder, queries, projections, temperature)."""
+        """Freeze everything but the decoder and the fusion (encoder, queries, projections,
+        temperature)."""
         for part in (self.encoder, self.observer, self.image_proj, self.text_proj, self.observation):
             if part is not None:
                 part.requires_grad_(False)
@@ -220,8 +276,15 @@ class StructureReportModel(nn.Module):
         """Load a checkpoint folder into this model; ``ValueError`` naming config/shape differences.
 
         ``exclude``: top-level parts (e.g. ``("decoder",)``) left as they are, their config and
-        tensors not compared (a stage-1 model's encoder and queries under a new decoder)."""
+        tensors not compared (a stage-1 model's encoder and queries under a new decoder).
+        A checkpoint without fusion loads into a model with fusion: the fusion starts at its
+        zero output (the model then computes exactly what the checkpoint's model did)."""
+        fresh_fusion = self.fusion is not None and "fusion" not in exclude and not _saved_fusion(folder)
+        if fresh_fusion:
+            exclude = tuple(exclude) + ("fusion",)
         load_checkpoint(self, folder, map_location=map_location, exclude=exclude)
+        if fresh_fusion:
+            self.fusion.reset_output()
         return self
 
     @classmethod

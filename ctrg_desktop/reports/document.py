@@ -20,146 +20,29 @@ Edits: :meth:`edit_text`, :meth:`add_sentence`, :meth:`delete_sentence`, :meth:`
 (reorder within a structure), :meth:`move_to_structure`, :meth:`set_keywords`, :meth:`reroute`;
 each is a command (:mod:`ctrg_desktop.reports.history`) on the undo stack: :meth:`undo`,
 :meth:`redo`, ``can_undo``/``can_redo``. Listeners added with :meth:`add_listener` are called
-``listener(document, change)`` with a :class:`DocumentChange` after every change.
+``listener(document, change)`` with a :class:`DocumentChange` after every change. The parts
+(sentences, sections, text cleaning) are in :mod:`~ctrg_desktop.reports.sentences`, the diff in
+:mod:`~ctrg_desktop.reports.report_diff`; their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
-import difflib
-from dataclasses import dataclass, field
 
-from ctrg_desktop.errors import CtrgError
+from ctrg_desktop.errors import CtrgError, check_format
 from ctrg_desktop.reports import history as h
 from ctrg_desktop.reports.parser import _CONTINUATIONS, match_structures
+from ctrg_desktop.reports.report_diff import ReportDiff, StructureDiff, diff_report
+from ctrg_desktop.reports.sentences import (ORIGIN_MODEL, ORIGIN_USER, DocumentChange, Sentence, StructureSection,
+                                            clean_keywords, clean_text)
 from ctrg_desktop.reports.structures import StructureSet, load_structure_set
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ORIGIN_MODEL", "ORIGIN_USER", "DocumentChange", "ReportDiff", "ReportDocument",
+           "Sentence", "StructureDiff", "StructureSection", "clean_keywords", "clean_text"]
 
 FORMAT = "ctrg-report-document"
 FORMAT_VERSION = 1
-ORIGIN_MODEL = "model"
-ORIGIN_USER = "user"
-_ORIGINS = (ORIGIN_MODEL, ORIGIN_USER)
-
-
-@dataclass
-class Sentence:
-    """One sentence of a structure: a stable id, the text, and where it came from."""
-
-    id: str
-    text: str
-    origin: str = ORIGIN_USER
-    draft_text: str | None = None  #: the model's original text (model sentences only)
-
-    @property
-    def edited(self) -> bool:
-        """True for a model sentence whose text the user changed."""
-        return self.origin == ORIGIN_MODEL and self.text != self.draft_text
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "text": self.text, "origin": self.origin, "draft_text": self.draft_text}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Sentence":
-        try:
-            sentence = cls(id=str(data["id"]), text=str(data["text"]), origin=data.get("origin", ORIGIN_USER),
-                           draft_text=data.get("draft_text"))
-        except (KeyError, TypeError) as exc:
-            raise CtrgError(f"malformed sentence {str(data)[:80]!r}: missing {exc}") from exc
-        if sentence.origin not in _ORIGINS:
-            raise CtrgError(f"sentence {sentence.id} has unknown origin {sentence.origin!r}")
-        return sentence
-
-
-@dataclass
-class StructureSection:
-    """One structure of the report with its ordered sentences."""
-
-    index: int
-    name: str
-    colour: str
-    sentences: list[Sentence] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        """The sentences joined with single spaces ("" when there are none)."""
-        return " ".join(s.text for s in self.sentences)
-
-
-@dataclass(frozen=True)
-class DocumentChange:
-    """What a listener is told: ``kind`` "edit", "undo", "redo" or "restore", the command's label,
-    the structures it touched and the document's new revision."""
-
-    kind: str
-    label: str
-    structures: tuple[str, ...]
-    revision: int
-
-
-@dataclass
-class StructureDiff:
-    """One structure's sentences against the draft: texts added, removed, changed (old, new)."""
-
-    name: str
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    changed: list[tuple[str, str]] = field(default_factory=list)
-    unchanged: int = 0
-    unified: str = ""
-
-    @property
-    def is_changed(self) -> bool:
-        return bool(self.added or self.removed or self.changed or self.unified)
-
-
-@dataclass
-class ReportDiff:
-    """The edited report against the model's draft (see :meth:`ReportDocument.diff`)."""
-
-    structures: list[StructureDiff]
-    moved: list[tuple[str, str, str]]          #: (sentence text, from structure, to structure)
-    keywords: dict[str, dict[str, list[str]]]  #: structure -> {"added": [...], "removed": [...]}
-    unified: str                               #: the whole report, one sentence a line, unified diff
-
-    @property
-    def is_changed(self) -> bool:
-        return bool(self.unified or self.keywords or any(s.is_changed for s in self.structures))
-
-    def structure(self, name: str) -> StructureDiff:
-        for s in self.structures:
-            if s.name == name:
-                return s
-        raise KeyError(name)
-
-    def to_json(self) -> dict:
-        return {"structures": [{"name": s.name, "added": s.added, "removed": s.removed,
-                                "changed": [list(c) for c in s.changed], "unchanged": s.unchanged}
-                               for s in self.structures],
-                "moved": [list(m) for m in self.moved], "keywords": self.keywords, "unified": self.unified}
-
-
-def clean_text(text: str) -> str:
-    """Whitespace (line breaks included) collapsed to single spaces; ``CtrgError`` when empty."""
-    if not isinstance(text, str):
-        raise CtrgError(f"a sentence is text, got {type(text).__name__}")
-    cleaned = " ".join(text.split())
-    if not cleaned:
-        raise CtrgError("a sentence cannot be empty (delete it instead)")
-    return cleaned
-
-
-def clean_keywords(keywords) -> list[str]:
-    """Keywords as given (leading/trailing spaces are meaningful), de-duplicated; no empty ones."""
-    if isinstance(keywords, str):
-        raise CtrgError("keywords are a list of strings, not one string")
-    out = []
-    for k in keywords:
-        if not isinstance(k, str) or not k.strip():
-            raise CtrgError(f"a keyword must be non-empty text, got {k!r}")
-        if k not in out:
-            out.append(k)
-    return out
 
 
 class ReportDocument:
@@ -508,49 +391,8 @@ class ReportDocument:
     # ---------------------------------------------------------------------------------- diff
 
     def diff(self) -> ReportDiff:
-        """The edited report against the model's draft.
-
-        Per structure, sentences are matched by id, then by identical text: a matched pair with
-        different text is ``changed``; the draft's unmatched sentences are ``removed``, the
-        structure's unmatched ones ``added`` (a sentence moved between structures counts in both
-        and is listed in ``moved``). ``unified`` diffs the report one sentence a line under a
-        ``# structure`` heading; each StructureDiff has its own ``unified`` too.
-        """
-        where_draft = {s.id: self.structures[i].name for i, ss in enumerate(self._draft) for s in ss}
-        diffs, moved = [], []
-        old_lines, new_lines = [], []
-        for section, draft in zip(self.structures, self._draft):
-            d = StructureDiff(section.name)
-            current = list(section.sentences)
-            draft_left = {s.id: s for s in draft}
-            pending = []
-            for s in current:
-                old = draft_left.pop(s.id, None)
-                if old is None:
-                    pending.append(s)
-                elif old.text == s.text:
-                    d.unchanged += 1
-                else:
-                    d.changed.append((old.text, s.text))
-            for s in pending:
-                twin = next((o for o in draft_left.values() if o.text == s.text), None)
-                if twin is not None:
-                    del draft_left[twin.id]
-                    d.unchanged += 1
-                else:
-                    d.added.append(s.text)
-                    if s.id in where_draft and where_draft[s.id] != section.name:
-                        moved.append((s.text, where_draft[s.id], section.name))
-            d.removed = [s.text for s in draft if s.id in draft_left]
-            before = [s.text for s in draft]
-            after = [s.text for s in current]
-            d.unified = "\n".join(difflib.unified_diff(before, after, f"draft/{section.name}",
-                                                       f"edited/{section.name}", lineterm=""))
-            diffs.append(d)
-            old_lines += [f"# {section.name}", *before]
-            new_lines += [f"# {section.name}", *after]
-        unified = "\n".join(difflib.unified_diff(old_lines, new_lines, "draft", "edited", lineterm=""))
-        return ReportDiff(diffs, moved, self.keyword_changes(), unified)
+        """The edited report against the model's draft (:func:`~ctrg_desktop.reports.report_diff.diff_report`)."""
+        return diff_report(self.structures, self._draft, self.keyword_changes())
 
     # ---------------------------------------------------------------------------------- JSON
 
@@ -569,11 +411,7 @@ class ReportDocument:
     @classmethod
     def from_json(cls, data: dict) -> "ReportDocument":
         """Rebuild a document from :meth:`to_json`; ``CtrgError`` when the data is not a valid document."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise CtrgError(f"not a ctrg report document (no \"format\": \"{FORMAT}\")")
-        if int(data.get("format_version", 0)) > FORMAT_VERSION:
-            raise CtrgError(f"report document format {data['format_version']} is newer than this ctrg reads "
-                            f"({FORMAT_VERSION}): update ctrg-desktop")
+        check_format(data, FORMAT, FORMAT_VERSION, "this is a ctrg report document")
         try:
             edited = StructureSet.from_json(data["structure_set"])
             original = StructureSet.from_json(data["original_structure_set"])

@@ -13,7 +13,12 @@ stage-1 result. ``decoder`` changes the model's decoder section, e.g. the LLM de
     {"stage": "report", "init_from": "demo", "decoder": {"kind": "llm", "llm": {"base": "smollm2"}}}
 
 A decoder that differs from the ``init_from`` model's starts fresh (only the encoder, queries
-and stage-1 heads are taken from it).
+and stage-1 heads are taken from it). ``fusion`` changes the model's fusion section and
+``references`` names the retrieved reference reports (``ctrg retrieval neighbours``)::
+
+    {"stage": "report", "init_from": "demo", "fusion": {"enabled": true}, "references": "refs_train.json"}
+
+A fusion added to an ``init_from`` model without one starts at its zero output.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ class TrainConfig:
     (the per-structure texts joined in structure order, :func:`join_structure_texts`).
     ``decoder``: fields of the model's ``DecoderConfig`` to change (``kind`` "bert"/"llm", ``llm``
     settings: base, lora_r, ...; module docstring), or None to keep it.
+    ``fusion``: fields of the model's ``FusionConfig`` to change (``enabled``, ``attention``, ...),
+    or None to keep it. ``references``: a JSON file {"study name": ["reference name", ...]}; the
+    first reference's findings (from the same data folder) are fused into the study's draft.
     """
 
     stage: str = "structure"
@@ -79,6 +87,8 @@ class TrainConfig:
     eval_split: str = "valid"
     missing_volumes: str = "error"
     decoder: dict | None = None
+    fusion: dict | None = None
+    references: str | None = None
 
     def __post_init__(self):
         self.betas = tuple(float(b) for b in self.betas)
@@ -115,7 +125,32 @@ class TrainConfig:
             raise ValueError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction}")
         if self.decoder is not None:
             self.decoder_config_changes()
+        if self.fusion is not None:
+            self.with_fusion_changes(None)
+        if self.references is not None and (not isinstance(self.references, str) or not self.references):
+            raise ValueError(f"references must name a JSON file, got {self.references!r}")
         return self
+
+    def with_fusion_changes(self, model_config):
+        """``model_config`` (a :class:`ModelConfig`) with ``fusion``'s changes applied (itself when
+        ``fusion`` is None); with None only checks them. ``ValueError`` for unknown or bad fields."""
+        import dataclasses
+
+        from ctrg_desktop.model.config import FusionConfig, ModelConfig
+
+        if self.fusion is None:
+            return model_config
+        if not isinstance(self.fusion, dict):
+            raise ValueError(f"fusion must be an object of fusion settings, got {self.fusion!r}")
+        base = model_config.fusion if model_config is not None else FusionConfig()
+        data = {**dataclasses.asdict(base), **self.fusion}
+        try:
+            fusion = ModelConfig.from_dict({"fusion": data}).fusion
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"fusion settings: {' '.join(str(exc).split())}") from None
+        if model_config is None:
+            return None
+        return dataclasses.replace(model_config, fusion=fusion)
 
     def decoder_config_changes(self) -> dict:
         """``decoder`` checked: a dict of known ``DecoderConfig`` fields (``ValueError`` otherwise)."""

@@ -7,6 +7,8 @@ in each structure, from the study's label map; zeros without one) and ``"has_mas
 :func:`collate` stacks a list of them into a batch for ``StructureReportModel.structure_loss`` /
 ``report_loss`` (``volume`` (B, 1, D, H, W), ``structure_texts`` B lists of N, ``reports`` B
 strings, ``labels`` (B, 18), ``names``, and ``coverage`` (B, P, N) + ``has_mask`` (B,)).
+With ``references`` (:func:`read_reference_reports`) a sample also has ``"reference_report"``
+(the findings of the study's retrieved reference, "" for none) and a batch ``reference_reports``.
 
 Preprocessing (resample to the model spacing, crop/pad, HU window) costs far more than a step of
 the demo model, so the arrays can be cached on disk: ``CACHE/<preprocessing hash>/<name>-<source
@@ -58,14 +60,16 @@ class StudyDataset(Dataset):
 
     ``report_text`` "findings" (the decoder learns the findings as written) or "structures"
     (the findings' sentences regrouped per structure and joined in structure order, without
-    default sentences). ``cache_dir`` None disables the on-disk cache.
+    default sentences). ``cache_dir`` None disables the on-disk cache. ``references``: study name
+    -> the reference report fused into its draft (studies not in it get "").
     """
 
     def __init__(self, records, model_config: ModelConfig, cache_dir=None, report_text: str = "findings",
-                 with_coverage: bool = False, legend=None):
+                 with_coverage: bool = False, legend=None, references: dict[str, str] | None = None):
         if report_text not in ("findings", "structures"):
             raise ValueError(f"report_text must be 'findings' or 'structures', got {report_text!r}")
         self.with_coverage, self.legend = with_coverage, legend
+        self.references = references
         self.records = list(records)
         self.model_config = model_config
         self.structures = load_structure_set(model_config.structure_set)
@@ -144,6 +148,8 @@ class StudyDataset(Dataset):
         volume = torch.from_numpy(self.volume_array(record)).unsqueeze(0)
         sample = {"volume": volume, "structure_texts": texts, "report": report, "labels": labels,
                   "name": record.volume_name}
+        if self.references is not None:
+            sample["reference_report"] = self.references.get(record.volume_name, "")
         if self.with_coverage:
             fractions = self.coverage(record)
             shape = (self.model_config.encoder.grid.num_patches, len(self.structures))
@@ -155,16 +161,45 @@ class StudyDataset(Dataset):
 
 def collate(samples: list[dict]) -> dict:
     """List of samples -> batch: volume (B, 1, D, H, W), structure_texts (B x N), reports (B),
-    labels (B, 18) (-1 = unknown), names (B); coverage (B, P, N) + has_mask (B,) when present."""
+    labels (B, 18) (-1 = unknown), names (B); coverage (B, P, N) + has_mask (B,) and
+    reference_reports (B) when present."""
     batch = {"volume": torch.stack([s["volume"] for s in samples]),
              "structure_texts": [list(s["structure_texts"]) for s in samples],
              "reports": [s["report"] for s in samples],
              "labels": torch.stack([s["labels"] for s in samples]),
              "names": [s["name"] for s in samples]}
+    if "reference_report" in samples[0]:
+        batch["reference_reports"] = [s["reference_report"] for s in samples]
     if "coverage" in samples[0]:
         batch["coverage"] = torch.stack([s["coverage"] for s in samples])
         batch["has_mask"] = torch.tensor([bool(s["has_mask"]) for s in samples])
     return batch
+
+
+def read_reference_reports(path, data_dir) -> dict[str, str]:
+    """Study name -> the findings of its first reference, from a JSON file {"study name":
+    ["reference name", ...]} (``ctrg retrieval neighbours``) and the reports of ``data_dir``
+    (every split). An empty list means no reference. ``ValueError`` naming the problem: an
+    unreadable file, a study or reference not in ``data_dir``, a study that is its own reference."""
+    from ctrg_desktop.data.ctrate import CTRateDataset
+
+    path = Path(path)
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read references file {path}: {' '.join(str(exc).split())}") from None
+    if not isinstance(table, dict) or not all(
+            isinstance(v, list) and all(isinstance(n, str) for n in v) for v in table.values()):
+        raise ValueError(f"references file {path} must map study names to lists of reference names")
+    findings = {r.volume_name: r.findings for r in CTRateDataset(data_dir, split=None, missing="skip")}
+    unknown = sorted({n for study, refs in table.items() for n in [study, *refs[:1]] if n not in findings})
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise ValueError(f"references file {path} names {len(unknown)} stud(ies) not in {data_dir}: {shown}")
+    itself = sorted(study for study, refs in table.items() if refs[:1] == [study])
+    if itself:
+        raise ValueError(f"references file {path}: {itself[0]} is its own reference (leaks its report)")
+    return {study: findings[refs[0]].strip() for study, refs in table.items() if refs}
 
 
 class ShardedBatchSampler(Sampler[list[int]]):

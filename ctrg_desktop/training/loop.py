@@ -12,16 +12,13 @@ leaves in ``OUT``::
 ``resume=True`` continues from the newest checkpoint in ``OUT`` at the same step, with the same
 data order, RNG states and optimizer state, so the following losses equal an uninterrupted run's
 (exactly on CPU). Under ``torchrun`` every process runs this function; rank 0 writes the files.
+The model's set-up: :mod:`~ctrg_desktop.training.model_setup`; the log and the final model folder:
+:mod:`~ctrg_desktop.training.loop_outputs`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import json
-import math
-import os
-import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -35,11 +32,9 @@ from torch.utils.data import DataLoader
 
 from ctrg_desktop.data.ctrate import CTRateDataset, label_legend
 from ctrg_desktop.devices import resolve_device
-from ctrg_desktop.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, config_differences, with_defaults
-from ctrg_desktop.model.config import DecoderConfig, ModelConfig
-from ctrg_desktop.model.registry import MODEL_CONFIGS
+from ctrg_desktop.model.checkpoint import config_differences, with_defaults
+from ctrg_desktop.model.config import ModelConfig
 from ctrg_desktop.model.report_model import StructureReportModel
-from ctrg_desktop.reports.structures import load_structure_set
 from ctrg_desktop.training import distributed as dist_utils
 from ctrg_desktop.training import stop as stop_request
 from ctrg_desktop.training.checkpoint import (
@@ -52,14 +47,16 @@ from ctrg_desktop.training.checkpoint import (
 )
 from ctrg_desktop.training.config import TrainConfig
 from ctrg_desktop.training.balance import label_matrix, positive_weights, resampling_weights
-from ctrg_desktop.training.dataset import ShardedBatchSampler, StudyDataset, collate
+from ctrg_desktop.training.dataset import ShardedBatchSampler, StudyDataset, collate, read_reference_reports
 from ctrg_desktop.training.schedule import lr_at, warmup_steps
+from ctrg_desktop.training.loop_outputs import (RUN_CONFIG_NAME, append_jsonl, log_interval, rewrite_log,
+                                                write_final_model)
+from ctrg_desktop.training.model_setup import (StageLoss, build_training_model, make_optimizer,
+                                               resolve_model_config)
 
 LOG_NAME = "train_log.jsonl"
-RUN_CONFIG_NAME = "train_config.json"
-MODEL_DIR = "model"
 # Train-config fields a resumed run must share with its checkpoint (the data order and model depend on them).
-_RESUME_FIXED = ("stage", "batch_size", "seed", "report_text", "train_split", "freeze_visual")
+_RESUME_FIXED = ("stage", "batch_size", "seed", "report_text", "train_split", "freeze_visual", "references")
 
 
 @dataclass
@@ -78,144 +75,8 @@ class TrainResult:
     model: StructureReportModel | None = field(default=None, repr=False)
 
 
-# ----------------------------------------------------------------------------------- set-up
-
-def resolve_init_folder(path) -> Path:
-    """A model folder (config.json + model.safetensors) from ``init_from``: the folder itself,
-    its ``model/`` (a finished run), its newest checkpoint (an unfinished run), or a model-zoo name."""
-    folder = Path(path).expanduser()
-    if not folder.exists():
-        from ctrg_desktop.model.zoo import ModelZooError, resolve_model_folder
-
-        try:
-            return resolve_model_folder(str(path), need_weights=True)
-        except ModelZooError:
-            raise CheckpointError(f"init_from {folder} does not exist (neither a folder nor a model-zoo "
-                                  f"name)") from None
-    candidates = [folder, folder / MODEL_DIR]
-    newest = latest_checkpoint(folder)
-    candidates += [newest] if newest is not None else []
-    for candidate in candidates:
-        if (candidate / WEIGHTS_NAME).is_file() and (candidate / CONFIG_NAME).is_file():
-            return candidate
-    raise CheckpointError(f"init_from {folder} holds no model (no {CONFIG_NAME} + {WEIGHTS_NAME}, "
-                          f"no {MODEL_DIR}/ and no checkpoints/)")
-
-
-def resolve_model_config(cfg: TrainConfig) -> tuple[ModelConfig, Path | None]:
-    """(model config, parent model folder or None) from ``init_from`` / ``model_config`` / ``model``,
-    with ``cfg.decoder``'s changes; an LLM decoder's base is pinned by its SHA-256."""
-    parent = None
-    if cfg.init_from:
-        parent = resolve_init_folder(cfg.init_from)
-        config = ModelConfig.load(parent / CONFIG_NAME)
-    elif cfg.model_config:
-        if not Path(cfg.model_config).is_file():
-            raise ValueError(f"model_config {cfg.model_config} does not exist")
-        config = ModelConfig.load(cfg.model_config)
-    elif cfg.model not in MODEL_CONFIGS:
-        raise ValueError(f"unknown model preset {cfg.model!r}; choose from {sorted(MODEL_CONFIGS)}")
-    else:
-        config = MODEL_CONFIGS[cfg.model]()
-    if cfg.decoder:
-        config = dataclasses.replace(config, decoder=changed_decoder(config.decoder, cfg.decoder_config_changes()))
-    if config.decoder.kind == "llm":
-        from ctrg_desktop.model.llm_decoder import pin_base
-
-        config = dataclasses.replace(config, decoder=pin_base(config.decoder))
-    return config, parent
-
-
-def changed_decoder(decoder: DecoderConfig, changes: dict) -> DecoderConfig:
-    """``decoder`` with ``changes`` applied (``llm`` merged field by field); ``ValueError`` if invalid.
-
-    A change of the base model clears the pinned ``base_sha256`` unless the changes set one."""
-    data = dataclasses.asdict(decoder)
-    llm_changes = dict(changes.get("llm") or {})
-    data.update({k: v for k, v in changes.items() if k != "llm"})
-    if decoder.kind == "llm" and data.get("kind") == "bert" and "tokenizer" not in changes:
-        data["tokenizer"] = DecoderConfig().tokenizer  # the LLM's base named the tokenizer
-    if llm_changes or data.get("kind") == "llm":
-        llm = data.get("llm") or {}
-        if "base" in llm_changes and llm_changes["base"] != llm.get("base") and "base_sha256" not in llm_changes:
-            llm["base_sha256"] = ""
-        data["llm"] = {**llm, **llm_changes}
-    try:
-        return DecoderConfig(**data)
-    except TypeError as exc:
-        raise ValueError(f"decoder settings: {exc}") from exc
-
-
-def build_training_model(cfg: TrainConfig, model_config: ModelConfig, parent: Path | None,
-                         **model_kwargs) -> StructureReportModel:
-    """Build, load the parent's weights, freeze what the stage does not train."""
-    structures = load_structure_set(model_config.structure_set)
-    if len(structures) != model_config.observer.num_structures:
-        raise ValueError(f"structure set {model_config.structure_set!r} has {len(structures)} structures but "
-                         f"the observer has {model_config.observer.num_structures} queries")
-    model = StructureReportModel(model_config, **model_kwargs)
-    if parent is not None:
-        # A decoder other than the parent's starts fresh: only the visual part comes from the parent.
-        fresh = ModelConfig.load(parent / CONFIG_NAME).decoder != model_config.decoder
-        try:
-            model.load_weights(parent, exclude=("decoder",) if fresh else ())
-        except ValueError as exc:
-            raise CheckpointError(f"cannot start from {parent}: {str(exc).splitlines()[0]}") from exc
-    if cfg.stage == "structure":
-        model.decoder.requires_grad_(False)  # stage 1 never uses the decoder
-    elif cfg.freeze_visual:
-        model.freeze_for_stage2()
-    return model
-
-
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters; matrices decay, biases/norms/temperature do not."""
-    decay, no_decay = [], []
-    for _, param in model.named_parameters():
-        if param.requires_grad:
-            (decay if param.dim() >= 2 else no_decay).append(param)
-    if not decay and not no_decay:
-        raise ValueError("the model has no trainable parameters for this stage")
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.learning_rate, betas=cfg.betas,
-                             eps=cfg.eps)
-
-
-class StageLoss(nn.Module):
-    """``forward(batch)`` = the stage's loss dict, so DDP wraps one forward (hooks and all)."""
-
-    def __init__(self, model: StructureReportModel, stage: str):
-        super().__init__()
-        self.model, self.stage = model, stage
-
-    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
-        if self.stage == "structure":
-            return self.model.structure_loss(batch)
-        return self.model.report_loss(batch)
-
-
 def _to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-
-
-def _format_eta(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    return str(datetime.timedelta(seconds=round(max(seconds, 0))))
-
-
-def _rewrite_log(path: Path, last_step: int) -> None:
-    """Drop log lines after ``last_step`` (they belong to steps a resumed run repeats)."""
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= last_step:
-                kept.append(line)
-        except json.JSONDecodeError:
-            continue
-    path.write_text("".join(line + "\n" for line in kept))
 
 
 # ----------------------------------------------------------------------------------- the run
@@ -252,6 +113,7 @@ class _Run:
             self.model.queue.gather_fn = dist_utils.all_gather_cat
         self.model.train()
 
+        self.references = read_reference_reports(cfg.references, self.data_dir) if cfg.references else None
         self.train_set = self._dataset(cfg.train_split)
         if len(self.train_set) == 0:
             raise ValueError(f"no '{cfg.train_split}' studies in {self.data_dir}")
@@ -270,7 +132,10 @@ class _Run:
         if self.info.enabled:
             ids = [self.info.local_rank] if self.device.type == "cuda" else None
             # The queue is kept equal on all ranks by its gathered updates: no buffer broadcast.
-            self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids, broadcast_buffers=False)
+            # A batch without references leaves the fusion without gradients: allow unused parameters then.
+            unused = self.model.fusion is not None
+            self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids, broadcast_buffers=False,
+                                                           find_unused_parameters=unused)
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         if self.resume_from is not None:
             self._restore()
@@ -286,7 +151,7 @@ class _Run:
         masks = self.cfg.stage == "structure" and self.model.config.stage1.mask_weight > 0
         legend = label_legend(self.data_dir) if masks else None
         return StudyDataset(records, self.model.config, cache_dir=cache, report_text=self.cfg.report_text,
-                            with_coverage=masks, legend=legend)
+                            with_coverage=masks, legend=legend, references=self.references)
 
     def _embed_texts(self) -> None:
         """Stage 1: embed every distinct structure text of the training split once, in large batches
@@ -443,7 +308,7 @@ def train(cfg: TrainConfig, data_dir, out_dir, resume: bool = False, stop_after:
         run.out.mkdir(parents=True, exist_ok=True)
         (run.out / RUN_CONFIG_NAME).write_text(json.dumps(run.resolved(), indent=2) + "\n")
         if run.resume_from is not None:
-            _rewrite_log(log_path, run.step)
+            rewrite_log(log_path, run.step)
         elif log_path.exists():
             log_path.unlink()
     result = TrainResult(run.out, None, run.step, run.step, run.total, world_size=info.world_size,
@@ -473,12 +338,12 @@ def train(cfg: TrainConfig, data_dir, out_dir, resume: bool = False, stop_after:
             done = run.step - result.start_step
             if (cfg.log_every and run.step % cfg.log_every == 0) or run.step == run.total:
                 now = time.perf_counter()
-                _log_interval(run, window, now - last_time, now - started, done, log_path)
+                log_interval(run, window, now - last_time, now - started, done, log_path)
                 window, last_time = [], now
             if cfg.eval_every and run.step % cfg.eval_every == 0 and info.is_main:
                 eval_loss = run.evaluate()
                 if eval_loss is not None:
-                    _append_jsonl(log_path, {"step": run.step, "eval_loss": eval_loss})
+                    append_jsonl(log_path, {"step": run.step, "eval_loss": eval_loss})
                     run.log(f"step {run.step}/{run.total} eval loss {eval_loss:.4f}")
             if stop_after is not None and run.step >= stop_after:
                 break
@@ -506,73 +371,7 @@ def train(cfg: TrainConfig, data_dir, out_dir, resume: bool = False, stop_after:
     if run.step > last_saved:
         run.save_checkpoint()
     if info.is_main:
-        result.model_dir = _write_final_model(run, result)
+        result.model_dir = write_final_model(run, result)
         run.log(f"done: {run.step} steps in {elapsed:.1f} s; model written to {result.model_dir}")
     dist_utils.barrier()
     return result
-
-
-def _append_jsonl(path: Path, record: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def _log_interval(run: _Run, window: list[dict], interval_s: float, elapsed_s: float, done: int,
-                  log_path: Path) -> None:
-    """Mean loss parts of the interval (averaged over ranks) -> JSONL line + one progress line."""
-    keys = [k for k in window[0] if k not in ("lr", "grad_norm")]
-    means = {k: dist_utils.all_reduce_mean(sum(p[k] for p in window) / len(window)) for k in keys}
-    samples = len(window) * run.cfg.batch_size * run.info.world_size
-    rate = samples / interval_s if interval_s > 0 else float("inf")
-    eta = (run.total - run.step) * elapsed_s / done if done else float("nan")
-    lr = window[-1]["lr"]
-    if run.info.is_main:
-        record = {"step": run.step, **means, "lr": lr, "grad_norm": window[-1]["grad_norm"],
-                  "samples_per_s": rate, "elapsed_s": elapsed_s, "epoch": run.epoch}
-        _append_jsonl(log_path, record)
-        extras = " ".join(f"{k} {v:.3f}" for k, v in means.items() if k != "loss")
-        run.log(f"step {run.step}/{run.total} loss {means['loss']:.4f}{' (' + extras + ')' if extras else ''} "
-                f"lr {lr:.1e} {rate:.2f} samples/s ETA {_format_eta(eta)}")
-
-
-def _decoder_card_lines(model: StructureReportModel) -> list[str]:
-    """The card's lines on an LLM decoder: its base model with the base's SHA-256 (none for BERT)."""
-    decoder = model.config.decoder
-    if decoder.kind != "llm":
-        return []
-    llm = decoder.llm
-    trainable = sum(p.numel() for p in model.decoder.parameters() if p.requires_grad)
-    return [f"- decoder: LLM {llm.base} with LoRA r={llm.lora_r} alpha={llm.lora_alpha} on "
-            f"{', '.join(llm.lora_targets)} and a projector to its embeddings ({trainable:,} trained parameters)",
-            f"- base model: {llm.base}, SHA-256 {llm.base_sha256} (not stored here: install it to load this model; "
-            f"a different base is refused)"]
-
-
-def _write_final_model(run: _Run, result: TrainResult) -> Path:
-    """``OUT/model/``: save_pretrained + card.md, written beside and renamed into place."""
-    final = run.out / MODEL_DIR
-    tmp = run.out / f".{MODEL_DIR}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    run.model.save_pretrained(tmp)
-    last = result.losses[-1]["loss"] if result.losses else None
-    card = [f"# Structure-query report model ({run.cfg.stage} stage)", "",
-            f"- trained: {datetime.datetime.now().isoformat(timespec='seconds')}, torch {torch.__version__}",
-            f"- data: {run.data_dir.resolve()} (split {run.cfg.train_split}, {len(run.train_set)} studies)",
-            (f"- steps: {run.step}, batch {run.cfg.batch_size} x {run.info.world_size} process(es), "
-             f"lr {run.cfg.learning_rate:g}, device {run.device.type}"),
-            f"- parent model: {run.parent.resolve() if run.parent else 'none (random init)'}",
-            f"- final training loss: {last:.4f}" if last is not None else "- final training loss: n/a",
-            *_decoder_card_lines(run.model),
-            f"- command: `ctrg train {run.cfg.stage} --data {run.data_dir} --out {run.out}`",
-            f"- full settings: {run.out.resolve() / RUN_CONFIG_NAME}", "",
-            "## Limits", "",
-            "Metrics: run `ctrg evaluate` on a held-out split and add them here. A model trained on "
-            "synthetic studies has learnt to read those pictures, not real CT.", "",
-            "**Not for clinical use.** Research and development only; every draft needs a "
-            "radiologist's review.", ""]
-    (tmp / "card.md").write_text("\n".join(card))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    return final

@@ -8,7 +8,6 @@ for several; :func:`held_out_split` picks the split evaluation uses.
 
 from __future__ import annotations
 
-import csv
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,20 +114,19 @@ def _link(source: Path, target: Path) -> None:
 
 def merge_datasets(roots, out) -> Path:
     """One CT-RATE layout folder for several: the folder itself when only one, else ``out`` with
-    merged CSVs and links to the volumes (a name seen twice keeps its first copy)."""
-    from ctrg_desktop.data.ctrate import _locate
-    from ctrg_desktop.data.labels import CT_RATE_LABELS
+    every column of the tables (:func:`~ctrg_desktop.data.ctrate.write_tables`) and links to the
+    volumes and label maps (a name seen twice keeps its first copy)."""
+    from ctrg_desktop.data.ctrate import SPLITS, locate, segmentation_relpath, volume_relpath, write_tables
 
     roots = [Path(r) for r in roots]
     if not roots:
         raise ValueError("no data folder chosen")
     if len(roots) == 1:
-        return _locate(roots[0])
+        return locate(roots[0])
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
-    rows: dict[str, list] = {"train": [], "valid": [], "test": []}
-    seen = set()
+    kept, seen = [], set()
     for root in roots:
         records, _ = _dataset_records(root)
         for r in records:
@@ -136,29 +134,13 @@ def merge_datasets(roots, out) -> Path:
                 continue
             seen.add(r.volume_name)
             suffix = ".nii.gz" if r.volume_path.name.endswith(".nii.gz") else ".nii"
-            _link(r.volume_path, out / r.split / f"{r.volume_name}{suffix}")
+            _link(r.volume_path, out / volume_relpath(r.volume_name, r.split, suffix))
             if r.label_map_path is not None:
-                _link(r.label_map_path, out / "segmentations" / r.label_map_path.name)
-            rows[r.split].append(r)
+                _link(r.label_map_path, out / segmentation_relpath(r.volume_name))
+            kept.append(r)
     if not seen:
         raise ValueError("the chosen folders hold no study with its volume")
-    (out / "radiology_text_reports").mkdir(parents=True, exist_ok=True)
-    (out / "multi_abnormality_labels").mkdir(parents=True, exist_ok=True)
-    with open(out / "splits.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["VolumeName", "split"])
-        writer.writerows([r.volume_name, split] for split, records in rows.items() for r in records)
-    for split, records in rows.items():
-        with open(out / "radiology_text_reports" / f"{split}_reports.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["VolumeName", "Findings_EN", "Impressions_EN"])
-            writer.writerows([r.volume_name, r.findings, r.impressions] for r in records)
-        labelled = [r for r in records if set(CT_RATE_LABELS) <= set(r.labels)]
-        with open(out / "multi_abnormality_labels" / f"{split}_predicted_labels.csv", "w", newline="",
-                  encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["VolumeName", *CT_RATE_LABELS])
-            writer.writerows([r.volume_name, *(r.labels[k] for k in CT_RATE_LABELS)] for r in labelled)
+    write_tables(out, sorted((r.layout_row() for r in kept), key=lambda row: SPLITS.index(row.split)))
     return out
 
 

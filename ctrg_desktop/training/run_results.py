@@ -95,15 +95,40 @@ def check_model_name(name: str, zoo=None) -> str:
     return name
 
 
-def register_run(state: runs.RunState, name: str, zoo=None) -> Path:
-    """Copy the run's model into the zoo (user's by default) as ``name`` with its card."""
-    from ctrg_desktop.model.zoo import register_model
+CARD_FILE = "card.md"  #: the card ``ctrg register`` stores, written into the run folder first
 
+
+def _checked_registration(state: runs.RunState, name: str, zoo) -> str:
     name = check_model_name(name, zoo)
     if not state.model_dir.joinpath("model.safetensors").is_file():
         raise runs.RunError(f"run {state.id} has no trained model yet ({state.model_dir})")
-    folder = register_model(state.model_dir, name, card=model_card(state, name), zoo=zoo)
+    return name
+
+
+def register_command(state: runs.RunState, name: str, zoo=None) -> list[str]:
+    """``ctrg register`` of the run's model as ``name`` with its card (written to the run folder): the
+    wizard runs it as a child process, so the GUI process never imports torch. ``RunError`` for a
+    taken or bad name or a run without a model; :func:`mark_registered` once it exits with 0."""
+    name = _checked_registration(state, name, zoo)
+    card = state.path / CARD_FILE
+    card.write_text(model_card(state, name), encoding="utf-8")
+    cmd = [*runs.cli_prefix(1), "register", str(state.model_dir), "--name", name, "--card", str(card)]
+    return cmd + ["--zoo", str(zoo)] if zoo is not None else cmd
+
+
+def mark_registered(state: runs.RunState, name: str, zoo=None) -> Path:
+    """Record in ``run.json`` that the run's model is in the zoo (user's by default) as ``name``; its folder."""
+    folder = (Path(zoo) if zoo is not None else zoo_dirs()[1][1]) / name
     state.registered = {"name": name, "folder": str(folder)}
     state.status = "registered"
     state.save()
     return folder
+
+
+def register_run(state: runs.RunState, name: str, zoo=None) -> Path:
+    """Copy the run's model into the zoo (user's by default) as ``name`` with its card, in this process."""
+    from ctrg_desktop.model.zoo import register_model
+
+    name = _checked_registration(state, name, zoo)
+    register_model(state.model_dir, name, card=model_card(state, name), zoo=zoo)
+    return mark_registered(state, name, zoo)

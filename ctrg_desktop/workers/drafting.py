@@ -1,24 +1,24 @@
-"""The drafting worker's loop (no Qt): runs ``draft_report`` in a child process, away from the
-GUI's interpreter; the parent side is :class:`ctrg_desktop.app.drafting.process.DraftProcess`.
+"""The drafting worker's handlers (no Qt): run ``draft_report`` in a child process, away from the
+GUI's interpreter; the parent side is :class:`ctrg_desktop.app.drafting.process.DraftProcess`, the
+protocol :mod:`ctrg_desktop.workers.process`.
 
-The process keeps the loaded model (one at a time) between drafts. Protocol over a
-``multiprocessing`` pipe, parent -> child: ``("draft", DraftRequest)``, ``("warm", model name)``
-(load it ahead of a draft), ``("quit", None)``; child -> parent: ``("ready", {"cuda": bool,
-"cuda_name": str})`` once, then per draft ``("stage", name)`` ..., and ``("done", DraftReport)``
-or ``("error", line)``; per warm-up ``("done", None)`` or ``("error", line)``. The study's voxels
-travel through shared memory (one copy, no pickling of the array).
+The process keeps the loaded model (one at a time) between drafts. Requests: ``("draft",
+DraftRequest)`` and ``("warm", model name)`` (load it ahead of a draft); the "ready" info is
+``{"cuda": bool, "cuda_name": str}``; a draft sends ``("stage", name)`` notes (``load`` when the
+model is not loaded yet, then ``draft_report``'s stages) and answers the ``DraftReport``, a
+warm-up answers None. The study's voxels travel through shared memory (:mod:`.shared`).
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from multiprocessing import shared_memory
 
 import numpy as np
 
 from ctrg_desktop.io.volume import SeriesInfo, Volume
-from ctrg_desktop.workers.pipe import one_line
+from ctrg_desktop.workers.pipe import answer_requests
+from ctrg_desktop.workers.shared import SharedArray
 
 
 @dataclass
@@ -27,66 +27,59 @@ class DraftRequest:
 
     model: str
     device: str
-    shm_name: str
-    shape: tuple[int, int, int]
-    dtype: str
+    voxels: SharedArray
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     direction: list
     series: SeriesInfo = field(default_factory=SeriesInfo)
     options: dict = field(default_factory=dict)  #: extra keyword arguments of ``draft_report``
 
-    def volume(self, buffer) -> Volume:
-        array = np.ndarray(self.shape, dtype=np.dtype(self.dtype), buffer=buffer).copy()
-        return Volume(array, spacing=self.spacing, origin=self.origin, direction=np.asarray(self.direction),
-                      series=self.series)
+    def volume(self) -> Volume:
+        return Volume(self.voxels.read(), spacing=self.spacing, origin=self.origin,
+                      direction=np.asarray(self.direction), series=self.series)
 
 
-def serve(conn, torch_threads: int | None = None) -> None:
-    """Child main loop: answer draft requests until "quit" or the pipe closes."""
+class DraftServer:
+    """The worker's state (the loaded model) and its two handlers."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.models: dict[str, object] = {}  # one model in memory at a time
+
+    def _model(self, name: str, announce: bool = False):
+        from ctrg_desktop.model.zoo import load_model  # torch
+
+        model = self.models.get(name)
+        if model is None:
+            if announce:
+                self.conn.send(("stage", "load"))
+            model = load_model(name, device="cpu")  # a bad name keeps the loaded model
+            self.models.clear()
+            self.models[name] = model
+        return model
+
+    def warm(self, name) -> None:
+        self._model(str(name))
+
+    def draft(self, request: DraftRequest):
+        from ctrg_desktop.inference import draft_report
+
+        volume = request.volume()
+        model = self._model(request.model, announce=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # transformers' deprecation notes
+            return draft_report(volume, model, device=request.device,
+                                progress=lambda stage: self.conn.send(("stage", stage)), **request.options)
+
+
+def serve(conn, cancel, torch_threads: int | None = None) -> None:
+    """Child main loop: answer draft and warm-up requests until "quit" or the pipe closes (a
+    draft is stopped by killing the process; ``cancel`` is unused)."""
     import torch
-
-    from ctrg_desktop.inference import draft_report
-    from ctrg_desktop.model.zoo import load_model
 
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
     cuda = bool(torch.cuda.is_available())
-    conn.send(("ready", {"cuda": cuda, "cuda_name": torch.cuda.get_device_name(0) if cuda else ""}))
-    models: dict[str, object] = {}
-    while True:
-        try:
-            kind, request = conn.recv()
-        except (EOFError, OSError):
-            return
-        if kind == "quit":
-            return
-        if kind == "warm":
-            try:
-                if request not in models:
-                    loaded = load_model(request, device="cpu")
-                    models.clear()  # one model in memory at a time
-                    models[request] = loaded
-                conn.send(("done", None))
-            except Exception as exc:  # noqa: BLE001
-                conn.send(("error", one_line(exc)))
-            continue
-        try:
-            block = shared_memory.SharedMemory(name=request.shm_name)
-            try:
-                volume = request.volume(block.buf)
-            finally:
-                block.close()
-            model = models.get(request.model)
-            if model is None:
-                conn.send(("stage", "load"))
-                model = load_model(request.model, device="cpu")  # a bad name keeps the loaded model
-                models.clear()  # one model in memory at a time
-                models[request.model] = model
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # transformers' deprecation notes
-                draft = draft_report(volume, model, device=request.device,
-                                     progress=lambda stage: conn.send(("stage", stage)), **request.options)
-            conn.send(("done", draft))
-        except Exception as exc:  # noqa: BLE001 -- every failure goes back as one line
-            conn.send(("error", one_line(exc)))
+    server = DraftServer(conn)
+    answer_requests(conn, {"draft": server.draft, "warm": server.warm},
+                    ready={"cuda": cuda, "cuda_name": torch.cuda.get_device_name(0) if cuda else ""})

@@ -1,5 +1,5 @@
 """What travels over a worker's pipe: masks packed to bits, errors as one readable line, and the
-request loop of a worker whose requests each get one answer (:func:`answer_requests`)."""
+child's request loop (:func:`answer_requests`; the protocol: :mod:`ctrg_desktop.workers.process`)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,14 @@ def one_line(exc: BaseException) -> str:
     return text if isinstance(exc, CtrgError) else f"{type(exc).__name__}: {text}"
 
 
-def answer_requests(conn, handlers: dict) -> None:
-    """Answer ``(kind, payload)`` requests with ``handlers[kind](payload)`` until "quit" or the pipe closes:
-    ("done", result), ("cancelled", result) for a result dict with ``cancelled`` set, or ("error", one line)."""
+def answer_requests(conn, handlers: dict, ready: dict | None = None) -> None:
+    """The child's loop: send ``("ready", ready)`` when given, then answer ``(kind, payload)``
+    requests with ``handlers[kind](payload)`` until "quit" or the pipe closes: ("done", result),
+    ("cancelled", result) for a result dict with ``cancelled`` set, or ("error", one line). A
+    handler sends its notes (progress, stages, slices) itself, as ``conn.send((name, data))``
+    before it returns."""
+    if ready is not None:
+        conn.send(("ready", ready))
     while True:
         try:
             kind, payload = conn.recv()

@@ -2,8 +2,8 @@
 in a child process; the parent side is :class:`ctrg_desktop.app.segment.process.SegmenterProcess`.
 
 The process loads the segmenter once, keeps the open study (in shared memory, no copy) and every
-slice embedding it computed (an LRU cache), and answers one request at a time. Protocol over a
-``multiprocessing`` pipe, parent -> child: ``(kind, payload)`` with kind ``load`` (segmenter
+slice embedding it computed (an LRU cache), and answers one request at a time. Protocol
+(:mod:`ctrg_desktop.workers.process`), parent -> child: ``(kind, payload)`` with kind ``load`` (segmenter
 name, device), ``study`` (:class:`StudyRef`), ``embed``, ``predict``, ``patches``, ``propagate``
 (dicts, see :class:`SegmentServer`) or ``quit``; child -> parent: ``("ready", info)`` once, then
 per request optional ``("progress", (done, planned))`` (a propagation's slices; ``(1, 2)`` when
@@ -20,13 +20,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from multiprocessing import shared_memory
-
-import numpy as np
-
 from ctrg_desktop.segmentation.prompts import prompts_from_patches, take_slice
 from ctrg_desktop.segmentation.propagate import PropagationCancelled, propagate
 from ctrg_desktop.workers.pipe import answer_requests, pack, unpack
+from ctrg_desktop.workers.shared import SharedArray
 
 #: slices a propagation embeds ahead of the one being decoded (a background thread; see
 #: :func:`ctrg_desktop.segmentation.propagate` and ``benchmarks/run.py propagate``)
@@ -35,12 +32,11 @@ AHEAD = 2
 
 @dataclass(frozen=True)
 class StudyRef:
-    """The open study in shared memory: ``key`` names it in the embedding cache."""
+    """The open study in shared memory: ``key`` names it in the embedding cache; ``voxels`` is its
+    (z, y, x) array."""
 
     key: str
-    shm_name: str
-    shape: tuple[int, int, int]
-    dtype: str
+    voxels: SharedArray
 
 
 class SegmentServer:
@@ -52,6 +48,11 @@ class SegmentServer:
         self.study: StudyRef | None = None
         self.volume = None
         self._block = None
+
+    def handlers(self) -> dict:
+        """Request kind -> handler, for :func:`~ctrg_desktop.workers.pipe.answer_requests`."""
+        return {"load": self.load, "study": self.set_study, "embed": self.embed, "predict": self.predict,
+                "patches": self.patches, "propagate": self.propagate}
 
     def load(self, payload) -> dict:
         from ctrg_desktop.segmentation.segmenter import load_segmenter  # torch
@@ -67,8 +68,7 @@ class SegmentServer:
         if self.study is not None and self.segmenter is not None and ref.key != self.study.key:
             self.segmenter.cache.discard(self.study.key)
         old = self._block
-        block = shared_memory.SharedMemory(name=ref.shm_name)
-        self.volume = np.ndarray(ref.shape, np.dtype(ref.dtype), buffer=block.buf)
+        block, self.volume = ref.voxels.attach()
         self._block, self.study = block, ref
         if old is not None:
             old.close()
@@ -156,9 +156,5 @@ def serve(conn, cancel, torch_threads: int | None = None) -> None:
 
     if torch_threads:
         torch.set_num_threads(int(torch_threads))
-    cuda = bool(torch.cuda.is_available())
-    conn.send(("ready", {"cuda": cuda, "pid": os.getpid()}))
     child = SegmentServer(conn, cancel)
-    handlers = {"load": child.load, "study": child.set_study, "embed": child.embed, "predict": child.predict,
-                "patches": child.patches, "propagate": child.propagate}
-    answer_requests(conn, handlers)
+    answer_requests(conn, child.handlers(), ready={"cuda": bool(torch.cuda.is_available()), "pid": os.getpid()})

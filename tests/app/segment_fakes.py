@@ -61,18 +61,32 @@ class ThresholdSegmenter:
 
 def _serve(conn, cancel, segmenter) -> None:
     """:func:`ctrg_desktop.workers.segmenting.serve` with ``segmenter`` already loaded (no torch)."""
-    conn.send(("ready", {"cuda": False, "pid": 0}))
     server = SegmentServer(conn, cancel)
-    handlers = {"study": server.set_study, "embed": server.embed, "predict": server.predict,
-                "patches": server.patches, "propagate": server.propagate}
 
     def load(_payload):
         server.segmenter = segmenter
         return {"name": segmenter.name, "kind": segmenter.kind, "title": segmenter.spec.title, "device": "cpu",
                 "seconds": 0.0}
 
-    handlers["load"] = load
-    answer_requests(conn, handlers)
+    answer_requests(conn, {**server.handlers(), "load": load}, ready={"cuda": False, "pid": 0})
+
+
+class _ThreadHandle:
+    """A worker thread seen as a process handle (it cannot be killed: it ends on "quit")."""
+
+    exitcode = None
+
+    def __init__(self, thread: threading.Thread):
+        self.thread = thread
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def join(self, timeout=None) -> None:
+        self.thread.join(timeout)
+
+    def kill(self) -> None:
+        pass
 
 
 class ThreadedSegmenterProcess(SegmenterProcess):
@@ -81,29 +95,11 @@ class ThreadedSegmenterProcess(SegmenterProcess):
     def __init__(self, delay: float = 0.1):
         super().__init__(torch_threads=1)
         self.segmenter_impl = ThresholdSegmenter(delay)
-        self._thread: threading.Thread | None = None
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> dict:
-        if not self.alive:
-            parent, child = mp.Pipe()
-            self._cancel = threading.Event()
-            self._thread = threading.Thread(target=_serve, args=(child, self._cancel, self.segmenter_impl),
-                                            name="fake-segment-worker", daemon=True)
-            self._thread.start()
-            self._conn = parent
-            self.info, self.loaded, self._sent_study = {}, {}, None
-            self.info = self._recv()[1]
-        if not self.loaded:
-            self.loaded = self._exchange("load", ("threshold", "cpu"))
-        return self.info
-
-    def stop(self) -> None:
-        thread = self._thread
-        super().stop()
-        if thread is not None:
-            thread.join(5)
-        self._thread = None
+    def _launch(self):
+        parent, child = mp.Pipe()
+        cancel = threading.Event()
+        thread = threading.Thread(target=_serve, args=(child, cancel, self.segmenter_impl),
+                                  name="fake-segment-worker", daemon=True)
+        thread.start()
+        return _ThreadHandle(thread), parent, cancel

@@ -19,15 +19,14 @@ from ctrg_desktop.corrections import find_phi  # noqa: E402
 from ctrg_desktop.data.ctrate import CTRateDataset  # noqa: E402
 from ctrg_desktop.export import MaskSpec  # noqa: E402
 from tests.app.editing_support import mentioned  # noqa: E402
+from tests.app.helpers import until_signal  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 EDITED = "Small nodule of 4 mm in the left lower lobe."
 
 
 def _accept(qtbot, editing, trigger):
-    with qtbot.waitSignal(editing.acceptor.finished, timeout=60_000) as blocker:
-        trigger()
-    return blocker.args[0]
+    return until_signal(qtbot, editing.acceptor.finished, trigger)[0]
 
 
 def test_accept_writes_a_deidentified_training_record(window, editing, study, qtbot, tmp_path):

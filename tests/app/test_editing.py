@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from ctrg_desktop.app.drafting.report_model import EDITED_COLOUR, USER_COLOUR, SentenceRef  # noqa: E402
 from ctrg_desktop.app.editing.sentence_editor import NEW_SENTENCE  # noqa: E402
 from tests.app.editing_support import mentioned, open_with_draft  # noqa: E402
+from tests.app.helpers import activate  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("private_folders")]
 Qt = QtCore.Qt
@@ -22,8 +23,7 @@ Qt = QtCore.Qt
 @pytest.fixture
 def editing(window, study, qtbot):
     open_with_draft(window, study)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window, timeout=3000)
+    activate(qtbot, window)
     return window.editing
 
 

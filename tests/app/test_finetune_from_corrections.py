@@ -22,6 +22,7 @@ from ctrg_desktop.app.drafting.report_model import SentenceRef  # noqa: E402
 from ctrg_desktop.corrections import CorrectionsDataset  # noqa: E402
 from ctrg_desktop.data.ctrate import CTRateDataset  # noqa: E402
 from tests.app.editing_support import drafted_study, mentioned, open_with_draft  # noqa: E402
+from tests.app.helpers import until_signal  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.usefixtures("private_folders")]
 REPO = Path(__file__).resolve().parents[2]
@@ -43,9 +44,8 @@ def _accept_corrected_report(window, qtbot, root: Path) -> None:
     open_with_draft(window, study)
     editing = window.editing
     editing.edit_text(SentenceRef(mentioned(study.draft)[0], 0), CORRECTED)
-    with qtbot.waitSignal(editing.acceptor.finished, timeout=60_000) as blocker:
-        editing.acceptor.accept(root=root)
-    assert blocker.args[0].ok, blocker.args[0].error
+    outcome = until_signal(qtbot, editing.acceptor.finished, lambda: editing.acceptor.accept(root=root))[0]
+    assert outcome.ok, outcome.error
 
 
 def test_corrections_fine_tune_resume_register_and_draft(window, qtbot, tmp_path):

@@ -17,9 +17,10 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("vtkmodules")
 
-from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui  # noqa: E402
 
 from ctrg_desktop.app.segment.process import SegmenterProcess  # noqa: E402
+from tests.app.helpers import activate  # noqa: E402
 
 pytestmark = pytest.mark.gui
 Qt = QtCore.Qt
@@ -86,8 +87,7 @@ def drag(qtbot, view, start, end, steps: int = 4) -> None:
 
 def ctrl_z(qtbot, window, view) -> None:
     """Ctrl+Z as the reader presses it in a slice view (shortcuts need the active window)."""
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window, timeout=3000)
+    activate(qtbot, window)
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
 

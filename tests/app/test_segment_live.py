@@ -203,3 +203,37 @@ def test_a_mask_is_a_surface_in_the_3d_view_where_the_mask_is(study_window, simp
     actor = window.volume_view.overlays.actors[id(seg.layer_of("lung"))]
     actor.GetMapper().Update()
     assert actor.GetVisibility() and actor.GetBounds()[5] < bounds[2, 1] - volume.spacing[0] / 2
+
+
+def test_warm_up_embeds_the_slice_in_view_when_a_study_opens(window, simple_study, qtbot):
+    """With ``prewarm`` (the app sets it), opening a study starts the worker and embeds the slice
+    in view: the first click on it only decodes. A failing warm-up stays quiet."""
+    volume, lungs, path = simple_study
+    seg = with_fake_worker(window, delay=0.3)
+    seg.prewarm = True
+    try:
+        with qtbot.waitSignal(seg.embedded, timeout=30_000) as warmed:
+            assert window.open_study(path), window.last_error
+        job = warmed.args[0]
+        view = seg.current_view()
+        assert job.ok and not job.result["cached"] and job.context["warm-up"], job.error
+        assert (job.payload["axis"], job.payload["index"]) == (view.axis, view.slice_index)
+        assert seg.worker.process.loaded["name"] == "threshold"
+        k = view.slice_index
+        row, col = np.argwhere(left_lung(lungs, k))[0]
+        with qtbot.waitSignal(seg.mask_done, timeout=30_000) as done:
+            seg.add_point(view, (float(col), float(row)), True)
+        assert done.args == [True], window.last_error
+        assert seg.last_mask_job.result["cached"] and seg.last_mask_job.result["embed_seconds"] == 0.0
+
+        seg.worker.process.segmenter_impl.embed = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no weights"))
+        window.state.move_slice(0, 1)
+        before = window.statusBar().currentMessage()
+        with qtbot.waitSignal(seg.embedded, timeout=30_000) as failed:
+            seg.warm_up()
+        assert failed.args[0].error == "RuntimeError: no weights"
+        assert "Cannot prepare the segmenter" not in window.statusBar().currentMessage() + before
+    finally:
+        seg.prewarm = False
+        assert seg.worker.wait_idle(30)
+        seg.worker.process.stop()

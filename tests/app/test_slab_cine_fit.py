@@ -13,6 +13,7 @@ from ctrg_desktop.app.views.fit import fit_frame, slice_corners_world
 from ctrg_desktop.imaging.slab import slab_projection
 from ctrg_desktop.overlays.composite import GreyWindow
 from tests.app.conftest import sample, screen_pixels
+from tests.app.helpers import activate
 
 pytestmark = pytest.mark.gui
 Qt = QtCore.Qt
@@ -32,8 +33,7 @@ def _action(window, shortcut: str):
 
 def _activate(qtbot, window, view) -> None:
     """Shortcuts need the active window (as the reader has it)."""
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window, timeout=3000)
+    activate(qtbot, window)
     view.setFocus()
 
 
@@ -134,6 +134,13 @@ def test_slab_overlays_crosshair_shortcuts_and_every_view(window, simple_study, 
     assert slab.thickness_mm == thickness
     window.reading.thickness_box.setValue(15.0)  # the toolbar
     assert slab.thickness_mm == 15.0
+    # the slab is the axial view's own: the others stay plain until "Same slab in every view"
+    assert window.reading.slab_label.text().strip() == "Slab (axial)"
+    for name in ("coronal", "sagittal"):
+        view = window.slice_views[name]
+        view.render_now()
+        assert window.reading.slabs[name].mode == "off" and "MIP" not in view.info.actor.GetInput()
+    next(a for a in window.actions_ if a.text() == "Same slab in every view").trigger()
     # 15 mm at 5 mm (axial): 3 slices; at 4 mm (coronal): 3 slices = 12 mm (5 would be 20); at 3 mm: 5
     for name, text in (("axial", "MIP 15 mm"), ("coronal", "MIP 12 mm"), ("sagittal", "MIP 15 mm")):
         view = window.slice_views[name]
@@ -154,6 +161,64 @@ def test_slab_overlays_crosshair_shortcuts_and_every_view(window, simple_study, 
     assert rows["T"].startswith("Cycle slab mode") and rows["Shift+T"] == "Slab Off"
     assert rows["]"] == "Thicker slab" and rows["["] == "Thinner slab"
     assert rows["K"].startswith("Cine play / pause") and rows["Esc"].startswith("Stop cine")
+
+
+def test_slab_is_per_view_and_masks_show_as_their_projection(window, simple_study, qtbot):
+    """A mask drawn one slice away from the axial view's slice: absent from the plain slice,
+    red on the axial 15 mm MIP (the mask's maximum over the slab), still absent from a 5 mm slab
+    that does not reach it; the coronal view keeps its own (plain) slab and corner text."""
+    import os
+    from pathlib import Path
+
+    volume, _, path = simple_study
+    assert window.open_study(path)
+    window.set_crosshair_visible(False)
+    axial, coronal = window.slice_views["axial"], window.slice_views["coronal"]
+    k, j, _ = window.state.cursor
+    seg = window.segmentation
+    mask = seg.new_mask("nodule")
+    blob = np.zeros(volume.shape[1:], bool)
+    blob[j - 6:j + 6, 14:24] = True
+    seg.masks.set_slice(mask.name, 0, k + 1, blob)  # on the next slice only
+    points = sample(blob, k, n=40)
+
+    colour = np.asarray(mask.rgb()) * 255  # the mask's colour, blended at its opacity over grey
+
+    def red(view, kji):
+        """Share of ``kji`` whose pixel is tinted toward the mask's colour (not grey)."""
+        rgb = screen_pixels(view, kji).astype(float)
+        grey = rgb.mean(axis=1, keepdims=True)
+        tint = (rgb - grey) @ (colour - colour.mean()) / np.linalg.norm(colour - colour.mean())
+        return (tint > 25).mean()
+
+    axial.render_now()
+    assert red(axial, points) < 0.05  # the plain slice: the mask is not on it
+    _activate(qtbot, window, axial)
+    window.key_router.under_mouse = axial
+    qtbot.keyClick(axial, Qt.Key.Key_T)  # MIP, the axial view only
+    window.reading.slabs["axial"].set_thickness(15.0)  # 3 slices at 5 mm: k - 1 .. k + 1
+    axial.render_now()
+    coronal.render_now()
+    assert axial.info.actor.GetInput() == f"Axial  {k + 1}/{volume.shape[0]}\nMIP 15 mm"
+    assert coronal.info.actor.GetInput() == f"Coronal  {j + 1}/{volume.shape[1]}"
+    assert window.reading.slabs["coronal"].mode == "off"
+    assert red(axial, points) > 0.9  # the mask's projection over the slab
+    outside = np.array([[k, j, 40], [k, j + 10, 45], [k, j - 10, 50]])
+    assert red(axial, outside) == 0.0
+    # the slab projection of the mask equals the mask's maximum over slices k - 1 .. k + 1
+    layer = seg.layer_of("nodule")
+    projected, _ = axial.slab.layers([layer], axial.blends, k)
+    np.testing.assert_array_equal(projected[0].array[k], layer.array[k - 1:k + 2].max(axis=0))
+    assert layer.array[k].sum() == 0  # the mask itself is untouched
+    if os.environ.get("CTRG_SHOT_DIR"):
+        window.set_preset("lung")
+        window.reading.slabs["axial"].set_thickness(20.0)
+        window.render_all()
+        window.save_screenshot(Path(os.environ["CTRG_SHOT_DIR"]) / "i13_slab_mask.png")
+        window.reading.slabs["axial"].set_thickness(15.0)
+    window.reading.slabs["axial"].set_thickness(3.0)  # one slice: the mask is not in it
+    axial.render_now()
+    assert axial.info.actor.GetInput().endswith("MIP 5 mm") and red(axial, points) < 0.05
 
 
 # ------------------------------------------------------------------------------------------ cine

@@ -3,6 +3,7 @@ folder, a dry run, a short training through QProcess (pause / continue, live cur
 both models, registration into a temporary zoo; a run stopped by quitting is offered and resumed."""
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_wizard_trains_evaluates_and_registers(qtbot, phantom_data, user_dir, tm
     assert results.table.item(0, 0).text() == "BLEU-1" and float(results.table.item(0, 2).text()) >= 0
     assert "tiny-base" in results.table.horizontalHeaderItem(1).text()
     results.name.setText("tiny-ft")
-    with qtbot.waitSignal(wiz.model_registered, timeout=10_000) as registered:
+    with qtbot.waitSignal(wiz.model_registered, timeout=120_000) as registered:  # ctrg register, a child
         qtbot.mouseClick(results.register_button, LEFT)
     assert registered.args == ["tiny-ft", str(tmp_path / "zoo-out" / "tiny-ft")]
     card = (tmp_path / "zoo-out" / "tiny-ft" / "card.md").read_text()
@@ -156,6 +157,38 @@ def test_wizard_trains_evaluates_and_registers(qtbot, phantom_data, user_dir, tm
     with qtbot.waitSignal(wiz.use_model, timeout=2_000) as used:
         qtbot.mouseClick(results.use_button, LEFT)
     assert used.args == ["tiny-ft"] and runs.load_run(state.path).status == "registered"
+
+
+def test_register_runs_ctrg_register_in_a_child_process(qtbot, phantom_data, user_dir, start_zoo, tmp_path):
+    """Register in zoo: a taken name is refused at once; a free one is copied by ``ctrg register`` in a
+    child process (torch stays out of the GUI process), then recorded in run.json and announced."""
+    state = runs.create_run("report", "tiny-base", [phantom_data], runs.Hyperparameters(5, 1e-3, 2))
+    shutil.copytree(start_zoo / "tiny-base", state.model_dir)  # a trained model, as a finished run leaves it
+    state.status, state.eval_split = "finished", None  # no held-out studies: no evaluation to wait for
+    state.save()
+    zoo = tmp_path / "zoo-out"
+    wiz = TrainingWizard(zoo=zoo)
+    qtbot.addWidget(wiz)
+    wiz.set_run(state)
+    wiz.setStartId(RESULTS)  # as the wizard reaches it after a run: the page initialised on show
+    wiz.show()
+    results = wiz.pages[RESULTS]
+    assert wiz.currentId() == RESULTS
+    assert results.register_button.isEnabled() and "evaluation skipped" in results.status.text()
+    results.name.setText("tiny-base")
+    qtbot.mouseClick(results.register_button, LEFT)
+    assert "exists already" in results.register_status.text() and results.registering is None
+    results.name.setText("tiny-ft")
+    with qtbot.waitSignal(wiz.model_registered, timeout=120_000) as registered:
+        qtbot.mouseClick(results.register_button, LEFT)
+        assert results.registering is not None and not results.register_button.isEnabled()
+    assert registered.args == ["tiny-ft", str(zoo / "tiny-ft")]
+    assert "parent model: tiny-base" in (zoo / "tiny-ft" / "card.md").read_text()
+    assert runs.load_run(state.path).registered == {"name": "tiny-ft", "folder": str(zoo / "tiny-ft")}
+    assert results.use_button.isEnabled() and "Registered as tiny-ft" in results.register_status.text()
+    shots = Path(os.environ.get("CTRG_TEST_SHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    assert wiz.grab().save(str(shots / "wizard_registered.png"))
 
 
 @pytest.mark.slow

@@ -98,6 +98,12 @@ def test_records_are_append_only_and_pseudonymous(tmp_path, phi_volume, phantom_
     records = CTRateDataset(dataset.root, split=None)
     assert {r.volume_name for r in records} == set(ids)
     assert next(r for r in records if r.volume_name == second).findings.endswith("A second reading.")
+    for read in records:  # every column of the tables is the record's
+        record = dataset.read_record(read.volume_name)
+        assert (read.split, read.findings, read.impressions, read.clinical_information, read.technique) == \
+            (record["split"], record["report"]["findings"], record["report"]["impressions"], "", "")
+        assert read.labels == record["labels"] and len(read.labels) == 18
+        assert read.volume_path == dataset.record_dir(read.volume_name) / f"{read.volume_name}.nii.gz"
     info = json.loads((dataset.root / "dataset.json").read_text())
     assert info["count"] == 5 and sum(info["split"].values()) == 5 and "salt" not in json.dumps(info)
 
@@ -138,6 +144,7 @@ def _write_nifti(tmp_path: Path, phantom_study) -> Path:
 CRASH_CHILD = r"""
 import os, signal, sys
 import ctrg_desktop.corrections.dataset as D
+import ctrg_desktop.data.ctrate as layout
 from ctrg_desktop.io.readers import read_study
 from ctrg_desktop.reports.document import ReportDocument
 from tests.corrections.drafts import make_draft
@@ -153,7 +160,7 @@ elif point == "renamed":           # the record is in place, the index not yet r
     D.CorrectionsDataset._rebuild_locked = die
 elif point == "indexing":          # the first CSV replaced, the second half written to its temp file
     calls = []
-    real = D.atomic_write_text
+    real = layout.atomic_write_text
     def partial(path, text, *args):
         calls.append(path)
         if len(calls) == 2:
@@ -161,7 +168,7 @@ elif point == "indexing":          # the first CSV replaced, the second half wri
                 f.write(text[: len(text) // 2])
             die()
         return real(path, text, *args)
-    D.atomic_write_text = partial
+    layout.atomic_write_text = partial
 dataset = D.CorrectionsDataset(root)
 doc = ReportDocument.from_draft(make_draft())
 doc.add_sentence("others", "Written by the crashing process.")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from ctrg_desktop.data.ctrate import CTRateDataset
+from ctrg_desktop.data.ctrate import (REPORT_COLUMNS, CTRateDataset, LayoutRow, label_legend, volume_relpath,
+                                      write_dataset_info, write_tables)
 from ctrg_desktop.data.labels import CT_RATE_LABELS
 from ctrg_desktop.data.phantoms import PhantomConfig, generate_dataset, generate_study
-from ctrg_desktop.data.phantoms.dataset import REPORT_COLUMNS, study_seed
+from ctrg_desktop.data.phantoms.dataset import study_seed
 from ctrg_desktop.io.sitk_bridge import write_volume
 from ctrg_desktop.io.volume import Volume
 
@@ -181,3 +183,35 @@ def test_reader_bad_input(tmp_path, ctrate_like):
     (data / "splits.csv").unlink()
     _write_csv(data / "radiology_text_reports" / "test_reports.csv", ("VolumeName", "Findings_EN"), [("x", "y")])
     _one_line_error("missing column\\(s\\) Impressions_EN", ctrate_like, missing="skip")
+
+
+# ---- the writer: what it writes, the reader gives back ----------------------------------------
+
+def test_written_layout_reads_back_every_column(tmp_path):
+    labels = {k: int(k == "Cardiomegaly") for k in CT_RATE_LABELS}
+    rows = [LayoutRow("train_1_a_1", "train", "Heart enlarged, \"marked\".", "Cardiomegaly.", "Cough, fever.",
+                      "Non-contrast.", labels),
+            LayoutRow("valid_2_b_1", "valid", "Line one.\nLine two.", "", "", "", None),
+            LayoutRow("case7", "test", "Flat.", "Flat impression.", "", "Contrast.", {"Cardiomegaly": 1})]
+    for row in rows:
+        _tiny_volume(tmp_path / volume_relpath(row.volume_name, row.split))
+    write_tables(tmp_path, rows)
+    legend = {"1": {"name": "heart", "structure": "heart"}}
+    write_dataset_info(tmp_path, {"label_legend": legend})
+    read = CTRateDataset(tmp_path, None)
+    # every column back; a row without all 18 labels has no label row (read as no labels)
+    assert [r.layout_row() for r in read] == [rows[0], dataclasses.replace(rows[1], labels={}),
+                                              dataclasses.replace(rows[2], labels={})]
+    assert read[0].volume_path == tmp_path / "train/train_1/train_1_a/train_1_a_1.nii.gz"
+    assert read[2].volume_path == tmp_path / "test/case7.nii.gz"
+    assert label_legend(tmp_path) == legend
+    assert [r["split"] for r in _csv(tmp_path / "splits.csv")] == ["train", "valid", "test"]
+    assert (tmp_path / "splits.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_writer_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="unknown split 'holdout'"):
+        write_tables(tmp_path, [LayoutRow("train_1_a_1", "holdout", "x")])
+    with pytest.raises(ValueError, match="not a CT-RATE volume name"):
+        volume_relpath("case7")
+    assert not (tmp_path / "splits.csv").exists()

@@ -40,7 +40,8 @@ def tiny_model():
 def test_evaluate_model_end_to_end(phantom_root, tiny_model, tmp_path):
     result = evaluate_model(tiny_model, phantom_root, split="test", batch_size=3, device="cpu", **GENERATION)
     assert set(result) == {"meta", "nlg", "clinical_efficacy", "retrieval", "grounding", "diversity", "reports",
-                           "baselines", "observations", "in_body", "guide"}
+                           "baselines", "observations", "in_body", "guide", "similar_cases"}
+    assert result["similar_cases"]["mode"] == "off"
     assert result["guide"] == {"applied": False, "labels": []}  # no observation guide
     meta = result["meta"]
     assert meta["n_studies"] == 4 and meta["split"] == "test" and meta["generation"] == GENERATION
@@ -191,3 +192,49 @@ def test_in_body_falls_back_to_hu_without_label_maps(mixed_root, tiny_model, tmp
     assert result["baselines"]["train_reports"]["overlaps_scored_studies"] is False
     with pytest.raises(ValueError, match="unknown split"):
         evaluate_model(tiny_model, data, split="everything", device="cpu")
+
+
+@pytest.mark.slow
+def test_evaluate_with_the_prior_case_fused_into_the_decoder(phantom_root, tmp_path):
+    """--retrieval: a fusion model drafts each study with a reference of another patient chosen by
+    the mode; the oracle's references are no farther in labels than random ones; "off" drafts
+    without any, and the fused drafts differ from those."""
+    import dataclasses
+
+    from ctrg_desktop.model.config import FusionConfig, ModelConfig, ObservationConfig
+    from ctrg_desktop.model.report_model import StructureReportModel
+    from ctrg_desktop.retrieval.build import model_id, split_features
+    from ctrg_desktop.retrieval.index import ReferenceIndex
+    from ctrg_desktop.retrieval.retriever import RetrieverConfig, train_retriever
+    from ctrg_desktop.retrieval.status import one_hot
+
+    torch.manual_seed(0)
+    config = dataclasses.replace(ModelConfig.tiny(), observation=ObservationConfig(enabled=True),
+                                 fusion=FusionConfig(enabled=True, global_prompts=False))
+    model = StructureReportModel(config).eval()
+    torch.nn.init.normal_(model.fusion.out.weight, std=3.0)  # a fusion that changes what the decoder reads
+    for name, weight in model.decoder.named_parameters():     # and a decoder that follows what it reads
+        if "crossattention" in name and weight.ndim == 2:
+            torch.nn.init.normal_(weight, std=1.0)
+    feats = split_features(model, phantom_root, "test", allow_test=True)
+    projection, _ = train_retriever(feats["logits"], one_hot(feats["statuses"]), feats["patients"],
+                                    RetrieverConfig(hidden=8, dim=4, steps=5, batch=4, eval_every=0))
+    index = ReferenceIndex(projection, model_id(model), feats["names"], feats["patients"], ["train"] * 4,
+                           feats["reports"], feats["logits"], feats["statuses"], feats["thumbnails"])
+    path = index.save(tmp_path / "index.npz")
+    kwargs = dict(split="test", batch_size=3, device="cpu", meteor=False, baseline_draws=2, **GENERATION)
+    plain = evaluate_model(model, phantom_root, **kwargs)
+    for mode in ("oracle", "index", "random", "probabilities"):
+        result = evaluate_model(model, phantom_root, retrieval=mode, retrieval_index=path, **kwargs)
+        cases = result["similar_cases"]
+        assert cases["mode"] == mode and cases["references"] == 4 and len(cases["chosen"]) == 4
+        names = [r["name"] for r in result["reports"]]
+        assert all(chosen.split("_")[:2] != name.split("_")[:2] for chosen, name in zip(cases["chosen"], names))
+        assert cases["copy_rate"] is None or 0.0 <= cases["copy_rate"] <= 1.0  # None: drafts without a sentence
+        assert cases["random_hamming"][0] >= 0
+        if mode == "oracle":
+            assert cases["neighbour_hamming"] <= cases["random_hamming"][0] + 1e-9
+            assert [r["generated_raw"] for r in result["reports"]] != [r["generated_raw"] for r in plain["reports"]]
+        assert "prior case (" + mode + ")" in summary_line(result)
+    with pytest.raises(ValueError, match="reference index"):
+        evaluate_model(model, phantom_root, retrieval="index", **kwargs)

@@ -262,7 +262,8 @@ def test_the_drafting_worker_reports_the_same_line(tmp_path, trained):
             return self.requests.pop(0)
 
     pipe = Pipe([("warm", str(folder)), ("quit", None)])
-    serve(pipe)
+    serve(pipe, None)  # cancel: unused by the drafting worker (a draft is stopped by killing it)
+    assert pipe.sent[0][0] == "ready"
     kind, message = pipe.sent[-1]
     assert kind == "error" and message.startswith(f"{folder / 'model.safetensors'} is damaged")
     assert "\n" not in message and "SafetensorError" not in message

@@ -5,6 +5,7 @@ import csv
 import json
 import shutil
 import signal
+import subprocess
 import time
 
 import pytest
@@ -82,6 +83,10 @@ def test_merge_two_folders_reads_as_one(tiny_data, tmp_path):
     assert len(by_name["train_1_a_1"].labels) == 18 and by_name["train_90_a_1"].labels == {}
     assert by_name["train_1_a_1"].label_map_path is not None
     assert run_data.held_out_split(merged) == "test"
+    # every column of every source comes back (the phantoms' clinical information and technique too)
+    sources = {r.volume_name: r for root in (tiny_data, extra) for r in CTRateDataset(root, split=None)}
+    assert {n: r.layout_row() for n, r in by_name.items()} == {n: r.layout_row() for n, r in sources.items()}
+    assert by_name["train_1_a_1"].clinical_information and by_name["train_1_a_1"].technique
 
 
 def test_presets_validation_and_derived_config(tmp_path, monkeypatch, tiny_zoo):
@@ -196,10 +201,24 @@ def test_killed_run_resumes_to_completion_and_registers(tiny_data, user_dirs, tm
         run_results.check_model_name("bad name", zoo=tmp_path / "zoo")
 
 
+def _dry_run(state: runs.RunState, steps: int = 3, timeout: float | None = None) -> run_log.Estimate:
+    """Run the timing run to the end here (blocking; the wizard runs it with QProcess) and record the estimate."""
+    cmd, log = runs.dry_run_setup(state, steps)
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=runs.process_env(), timeout=timeout)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise runs.RunError(f"the dry run failed: {lines[-1] if lines else f'exit code {proc.returncode}'}")
+    estimate = run_log.estimate_from_log(run_log.read_log(log), wall)
+    runs.finish_dry_run(state, estimate)
+    return estimate
+
+
 @pytest.mark.slow
 def test_dry_run_measures_seconds_per_step(tiny_data, user_dirs):
     state = runs.create_run("structure", "tiny-base", [tiny_data], runs.Hyperparameters(200, 1e-3, 2))
-    estimate = runs.dry_run(state, steps=3, timeout=120)
+    estimate = _dry_run(state, steps=3, timeout=120)
     assert 0 < estimate.s_per_step < 30 and estimate.steps == 3 and estimate.startup_s > 0
     assert runs.load_run(state.path).s_per_step == estimate.s_per_step
     assert not (state.path / runs.DRYRUN_DIR).exists() and any((state.path / runs.CACHE_DIR).rglob("*.npy"))
@@ -244,19 +263,28 @@ def test_two_processes_run_under_torchrun(tiny_data, user_dirs):
     assert json.loads((state.out_dir / "train_config.json").read_text())["run"]["world_size"] == 2
 
 
-def test_the_wizard_path_keeps_torch_out_of_the_gui_process(tiny_data, user_dirs):
-    """Listing the zoo, summarising data, checking a new model's name and creating a run read files
-    only: no torch import."""
+def test_the_wizard_path_keeps_torch_out_of_the_gui_process(tiny_data, user_dirs, tiny_zoo, tmp_path):
+    """Listing the zoo, summarising data, checking a new model's name, creating a run and registering
+    its model (``ctrg register`` in a child process) read and write files only: no torch import."""
     import subprocess
     import sys
 
-    code = ("import sys; from ctrg_desktop.app.wizard import TrainingWizard; from ctrg_desktop.training import "
-            "run_data, run_log, run_results, runs; from ctrg_desktop.model.catalogue import zoo_entries; "
+    zoo = tmp_path / "zoo-out"
+    code = ("import sys, shutil, subprocess; from ctrg_desktop.app.wizard import TrainingWizard; "
+            "from ctrg_desktop.training import run_data, run_log, run_results, runs; "
+            "from ctrg_desktop.model.catalogue import zoo_entries; "
             f"assert run_data.summarize_datasets([{str(tiny_data)!r}]).ok; "
             "assert [e.name for e in zoo_entries()] == ['tiny-base']; "
             "assert run_results.check_model_name('tiny-new') == 'tiny-new'; "
-            f"runs.create_run('report', 'tiny-base', [{str(tiny_data)!r}], runs.Hyperparameters(5, 1e-3, 2)); "
+            f"state = runs.create_run('report', 'tiny-base', [{str(tiny_data)!r}], runs.Hyperparameters(5, 1e-3, 2)); "
+            f"shutil.copytree({str(tiny_zoo / 'tiny-base')!r}, state.model_dir); "
+            f"command = run_results.register_command(state, 'tiny-new', zoo={str(zoo)!r}); "
+            "assert subprocess.run(command, capture_output=True).returncode == 0; "
+            f"print(run_results.mark_registered(state, 'tiny-new', zoo={str(zoo)!r})); "
             "print('torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "False"
+    assert done.stdout.split() == [str(zoo / "tiny-new"), "False"]
+    assert "parent model: tiny-base" in (zoo / "tiny-new" / "card.md").read_text()
+    [state] = runs.list_runs()
+    assert state.status == "registered" and state.registered == {"name": "tiny-new", "folder": str(zoo / "tiny-new")}

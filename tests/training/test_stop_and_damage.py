@@ -45,7 +45,7 @@ def test_a_stop_signal_finishes_the_step_writes_a_checkpoint_and_resumes(tiny_da
         with stop.handle_stop_signals():
             train(cfg, tiny_data, tmp_path, stream=stream, **text_models)
     assert signal.getsignal(sig) is previous and not stop.requested()  # handler restored, flag cleared
-    assert stopped.value.exit_code == 128 + sig and stopped.value.exit_code in runs._STOPPED_CODES
+    assert stopped.value.exit_code == 128 + sig and stopped.value.exit_code in runs.STOPPED_CODES
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000003"]
     assert stopped.value.checkpoint == tmp_path / "checkpoints" / "step-00000003"
     assert f"stopped: checkpoint {tmp_path / 'checkpoints' / 'step-00000003'} written; continue with --resume" \

@@ -13,14 +13,13 @@ shown with its one-line reason; nothing is written then.
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PySide6 import QtCore
 
+from ctrg_desktop.app.jobs import JobRunner, user_line
 from ctrg_desktop.errors import CtrgError
 
 PROPAGATING = "a mask is still being propagated: wait for it or cancel it (Esc)"
@@ -38,6 +37,7 @@ class AcceptOutcome:
     sentences: int = 0                                #: sentences of the recorded report
     structures: int = 0                               #: structures with at least one sentence
     mask_state: int | None = None                     #: the mask set's state when accepted
+    similar: str = ""                                 #: what became of it in the similar cases (one line)
 
     @property
     def ok(self) -> bool:
@@ -62,18 +62,17 @@ class AcceptAction(QtCore.QObject):
     """``accept()`` starts an accept; ``finished(AcceptOutcome)`` follows on the GUI thread."""
 
     finished = QtCore.Signal(object)
-    _job_done = QtCore.Signal(object, object, int)
 
     def __init__(self, controller):
         super().__init__(controller)
         self.controller = controller
         self.window = controller.window
         self.root: Path | None = None  #: None: the default corrections folder
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctrg-accept")
-        self.future: Future | None = None
+        self.jobs = JobRunner(self, name="ctrg-accept", describe=user_line)
+        self.jobs.finished.connect(self._written)
+        self.jobs.failed.connect(self._written)
         self.last: AcceptOutcome | None = None
         self.confirm_box = None
-        self._job_done.connect(self._done)
 
     def target(self) -> Path:
         from ctrg_desktop.corrections import default_corrections_dir
@@ -82,7 +81,7 @@ class AcceptAction(QtCore.QObject):
 
     @property
     def busy(self) -> bool:
-        return self.future is not None and not self.future.done()
+        return self.jobs.busy
 
     def accept(self, root=None, masks=None) -> bool:
         """Accept the edited report for the open study (returns at once). ``masks``: MaskSpecs
@@ -113,26 +112,18 @@ class AcceptAction(QtCore.QObject):
         outcome.structures = sum(1 for s in document.structures if s.sentences)
         snapshot = ReportDocument.from_json(document.to_json())  # the GUI may go on editing meanwhile
         window.status.message("Accepting the report into the corrections dataset...")
-        self.future = self.executor.submit(self._run, outcome, snapshot, window.volume, arrays, document,
-                                           document.revision)
+        draft = getattr(getattr(window, "drafting", None), "draft", None)
+        self.jobs.run(_write_record, outcome.root, snapshot, window.volume, arrays, draft, name="accept",
+                      context=(outcome, document, document.revision))
         return True
 
-    def _run(self, outcome: AcceptOutcome, snapshot, volume, masks, document, revision: int) -> None:
-        from ctrg_desktop.corrections import CorrectionsDataset
-
-        start = time.perf_counter()
-        try:
-            dataset = CorrectionsDataset(outcome.root)
-            outcome.record_id = dataset.accept(snapshot, volume, masks=masks or None, model_info=snapshot.model)
-            outcome.record_dir = dataset.record_dir(outcome.record_id)
-        except (CtrgError, OSError) as exc:
-            outcome.error = " ".join(str(exc).split())
-        except Exception as exc:  # noqa: BLE001 -- shown, the window stays up
-            from ctrg_desktop.workers.pipe import one_line
-
-            outcome.error = one_line(exc)
-        outcome.seconds = time.perf_counter() - start
-        self._job_done.emit(outcome, document, revision)
+    def _written(self, job, _result_or_line) -> None:
+        """The accept thread is done (GUI thread): its outcome is shown."""
+        outcome, document, revision = job.context
+        outcome.seconds, outcome.error = job.seconds, job.error
+        if not job.error:
+            outcome.record_id, outcome.record_dir, outcome.similar = job.result
+        self._done(outcome, document, revision)
 
     def _done(self, outcome: AcceptOutcome, document, revision: int) -> None:
         self.last = outcome
@@ -174,13 +165,39 @@ class AcceptAction(QtCore.QObject):
         if outcome.skipped:
             lines.append(f"Left out (not tied to a report structure): {', '.join(outcome.skipped)}.")
         lines.append(f"Folder: {outcome.record_dir or outcome.root}")
+        if outcome.similar:
+            lines.append(outcome.similar[0].upper() + outcome.similar[1:] + ".")
         if later:
             lines.append(later.strip(" ()") + ".")
         self.confirm_box = message_box(self.window, "Report accepted", "\n".join(lines))
 
     def wait(self, timeout: float | None = 60.0) -> None:
-        if self.future is not None:
-            try:
-                self.future.result(timeout)
-            except Exception:  # noqa: BLE001 -- reported by _run
-                pass
+        self.jobs.wait(timeout)
+
+
+def _write_record(job, root: Path, snapshot, volume, masks, draft) -> tuple[str, Path, str]:
+    """The runner's job: one record into the corrections dataset at ``root``, then into the similar
+    cases of the drafting model; (its id, its folder, a line on the similar cases)."""
+    from ctrg_desktop.corrections import CorrectionsDataset
+
+    dataset = CorrectionsDataset(root)
+    record_id = dataset.accept(snapshot, volume, masks=masks or None, model_info=snapshot.model)
+    return record_id, dataset.record_dir(record_id), _add_to_similar_cases(record_id, snapshot, volume, draft)
+
+
+def _add_to_similar_cases(record_id: str, snapshot, volume, draft) -> str:
+    """Add the accepted report to the drafting model's reference index; a line saying what happened
+    (a failure here never undoes the accepted record)."""
+    from ctrg_desktop.app.similar.lookup import IndexCache, draft_logits
+    from ctrg_desktop.retrieval.accepted import add_accepted
+
+    if draft is None or not draft.observations:
+        return ""
+    try:
+        index = IndexCache().index_for(snapshot.model)
+        add_accepted(index, record_id, snapshot.report_text(), draft_logits(draft.observations), volume,
+                     draft.observations, draft.structures)
+    except (CtrgError, OSError, ValueError) as exc:
+        return f"not added to the similar cases: {' '.join(str(exc).split())}"
+    return "added to the similar cases of " + str(snapshot.model.get("name") or "the model")
+

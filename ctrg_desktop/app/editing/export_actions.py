@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import copy
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ctrg_desktop.app.jobs import JobRunner, user_line
 from ctrg_desktop.errors import CtrgError
 
 
@@ -57,28 +57,19 @@ class ExportOutcome:
         return not self.error
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, (CtrgError, OSError)):
-        return " ".join(str(exc).split()) or type(exc).__name__
-    from ctrg_desktop.workers.pipe import one_line
-
-    return one_line(exc)
-
-
 class ExportActions(QtCore.QObject):
     """Exports for the editing controller's document (module docstring)."""
 
     finished = QtCore.Signal(object)
-    _job_done = QtCore.Signal(object)
 
     def __init__(self, controller):
         super().__init__(controller)
         self.controller = controller
         self.window = controller.window
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctrg-export")
-        self.futures: list[Future] = []
+        self.jobs = JobRunner(self, name="ctrg-export", describe=user_line)  # one export at a time
+        self.jobs.finished.connect(self._written)
+        self.jobs.failed.connect(self._written)
         self.last: ExportOutcome | None = None
-        self._job_done.connect(self._done)
 
     # --- what is exported -----------------------------------------------------------------
     def content(self):
@@ -104,7 +95,7 @@ class ExportActions(QtCore.QObject):
     # --- running --------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return any(not f.done() for f in self.futures)
+        return self.jobs.busy
 
     def choose(self, kind: str) -> None:
         """Ask where to write, then export (the menu entries)."""
@@ -140,12 +131,11 @@ class ExportActions(QtCore.QObject):
                 images = self.key_images() if kind == "pdf" else []
                 job = (kind, self.content(), images)
         except CtrgError as exc:
-            self._done(ExportOutcome(kind, path, error=_one_line(exc)))
+            self._done(ExportOutcome(kind, path, error=user_line(exc)))
             return False
         prepared = time.perf_counter() - start
         self.window.status.message(f"Exporting the {spec.title} to {path.name}...")
-        future = self.executor.submit(self._run, job, path, prepared)
-        self.futures = [f for f in self.futures if not f.done()] + [future]
+        self.jobs.run(_write_job, *job, path, name=kind, context=ExportOutcome(kind, path, prepare_seconds=prepared))
         return True
 
     def _study_for_masks(self):
@@ -158,18 +148,14 @@ class ExportActions(QtCore.QObject):
             raise CtrgError("open a study first")
         return study_info(self.window.volume)
 
-    def _run(self, job, path: Path, prepared: float) -> None:
-        """On the export thread: write, then hand the outcome to the GUI thread."""
-        kind, source, extra = job
-        start = time.perf_counter()
-        outcome = ExportOutcome(kind, path, prepare_seconds=prepared)
-        try:
-            outcome.result = write(kind, source, extra, path)
-            outcome.warnings = list(outcome.result.warnings)
-        except Exception as exc:  # noqa: BLE001 -- shown to the user, the window stays up
-            outcome.error = _one_line(exc)
-        outcome.seconds = time.perf_counter() - start
-        self._job_done.emit(outcome)
+    def _written(self, job, _result_or_line) -> None:
+        """The export thread is done (GUI thread): its outcome is shown."""
+        outcome: ExportOutcome = job.context
+        outcome.seconds, outcome.error = job.seconds, job.error
+        if not job.error:
+            outcome.result = job.result
+            outcome.warnings = list(job.result.warnings)
+        self._done(outcome)
 
     def _done(self, outcome: ExportOutcome) -> None:
         self.last = outcome
@@ -187,13 +173,7 @@ class ExportActions(QtCore.QObject):
 
     def wait(self, timeout: float | None = 30.0) -> None:
         """Block until running exports are written (the window is closing)."""
-        for future in list(self.futures):
-            try:
-                future.result(timeout)
-            except Exception:  # noqa: BLE001 -- reported by _run already
-                pass
-        self.executor.shutdown(wait=False)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctrg-export")
+        self.jobs.wait(timeout)
 
     def copy_to_clipboard(self) -> str:
         """Put the report's text (with the not-for-clinical-use line) on the clipboard; returns it."""
@@ -214,6 +194,11 @@ def _copied(mask):
     from ctrg_desktop.export import MaskSpec
 
     return MaskSpec(mask.name, np.array(mask.array, copy=True), mask.colour, mask.structure, mask.algorithm)
+
+
+def _write_job(job, kind: str, source, extra, path: Path):
+    """The runner's job: :func:`write`."""
+    return write(kind, source, extra, path)
 
 
 def write(kind: str, source, extra, path: Path):

@@ -1,9 +1,9 @@
 """Qt side of the segmenter: a queue of jobs for the worker process, results as signals.
 
-One dispatcher thread owns the pipe to :class:`~ctrg_desktop.app.segment.process.SegmenterProcess`
-and only waits on it (no GIL held while it waits), so the GUI thread stays free. Jobs run in
-order; a background embedding (``prefetch``) yields to any prompt and a newer prefetch replaces
-an older one still waiting.
+One :class:`~ctrg_desktop.app.jobs.JobRunner` thread owns the pipe to
+:class:`~ctrg_desktop.app.segment.process.SegmenterProcess` and only waits on it (no GIL held
+while it waits), so the GUI thread stays free. Jobs run in order; a background embedding
+(``prefetch``) yields to any prompt and a newer prefetch replaces an older one still waiting.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from PySide6 import QtCore
 
+from ctrg_desktop.app.jobs import JobRunner
 from ctrg_desktop.app.segment.process import SegmenterFailed, SegmenterProcess
 from ctrg_desktop.workers.pipe import one_line, unpack
 
@@ -37,7 +38,7 @@ class SegmentJob:
     dropped: bool = False      #: never ran (a new study, or shut down)
     submitted: float = field(default_factory=time.perf_counter)
     seconds: float = 0.0       #: from submission to the answer
-    started_at: float = 0.0    #: when the dispatcher sent it to the worker (perf_counter; 0 while queued)
+    started_at: float = 0.0    #: when the runner's thread sent it to the worker (perf_counter; 0 while queued)
 
     @property
     def ok(self) -> bool:
@@ -59,11 +60,13 @@ class SegmentWorker(QtCore.QObject):
     def __init__(self, parent=None, process: SegmenterProcess | None = None):
         super().__init__(parent)
         self.process = process or SegmenterProcess()
-        self._cond = threading.Condition()
-        self._queue: list[SegmentJob] = []
-        self._running: SegmentJob | None = None
+        self.jobs = JobRunner(self, name="ctrg-segment", describe=_describe, pick=_urgent_first)
+        self.jobs.started.connect(self._on_started)
+        self.jobs.progress.connect(self._on_progress)
+        for signal in (self.jobs.finished, self.jobs.failed, self.jobs.cancelled):
+            signal.connect(self._on_end)
+        self._lock = threading.Lock()
         self._volume = None          # (volume, key) waiting to be copied to shared memory
-        self._thread: threading.Thread | None = None
         self._quit = False
         self._announced = False
 
@@ -71,132 +74,121 @@ class SegmentWorker(QtCore.QObject):
     @property
     def busy(self) -> bool:
         """A job other than a background embedding is queued or running."""
-        with self._cond:
-            jobs = self._queue + ([self._running] if self._running else [])
-            return any(not j.prefetch for j in jobs)
+        return any(not j.context.prefetch for j in self.jobs.pending())
 
     @property
     def running(self) -> SegmentJob | None:
-        return self._running
+        running = self.jobs.running
+        return running.context if running is not None else None
 
     def set_study(self, volume, key: str) -> None:
         """The open study changed: waiting jobs are dropped; the study goes to the worker lazily."""
-        with self._cond:
-            dropped, self._queue = self._queue, []
+        with self._lock:
             self._volume = (volume, str(key))
-            self._cond.notify_all()
-        for job in dropped:
-            job.dropped = True
-            self.finished.emit(job)
+        self._drop(self.jobs.take_waiting())
+
+    def _drop(self, jobs, cancelled: bool = False) -> None:
+        for job in jobs:
+            job.context.dropped = True
+            job.context.cancelled = job.context.cancelled or cancelled
+            self.finished.emit(job.context)
 
     def submit(self, job: SegmentJob) -> SegmentJob:
+        self._quit = False
         stale = []
-        with self._cond:
-            if job.prefetch:  # only the newest background embedding waits
-                stale = [j for j in self._queue if j.prefetch]
-                self._queue = [j for j in self._queue if not j.prefetch]
-                running = self._running
-                if running is not None and running.prefetch and running.payload == job.payload:
-                    job = running  # that slice is being embedded already
-            if job is not self._running:
-                self._queue.append(job)
-                self._ensure_thread()
-                self._cond.notify_all()
-        for old in stale:
-            old.dropped = True
-            self.finished.emit(old)
+        if job.prefetch:  # only the newest background embedding waits
+            stale = self.jobs.take_waiting(lambda j: j.context.prefetch)
+            running = self.running
+            if running is not None and running.prefetch and running.payload == job.payload:
+                job = running  # that slice is being embedded already
+        if job is not self.running:
+            self.jobs.run(self._request, name=job.kind, context=job)
+        self._drop(stale)
         return job
 
     def cancel_propagation(self) -> bool:
         """Stop a running or waiting propagation; True when there was one."""
-        with self._cond:
-            waiting = [j for j in self._queue if j.kind == "propagate"]
-            self._queue = [j for j in self._queue if j.kind != "propagate"]
-            running = self._running is not None and self._running.kind == "propagate"
-        for job in waiting:
-            job.cancelled = job.dropped = True
-            self.finished.emit(job)
+        waiting = self.jobs.take_waiting(lambda j: j.context.kind == "propagate")
+        running = self.running is not None and self.running.kind == "propagate"
+        self._drop(waiting, cancelled=True)
         if running:
             self.process.cancel_propagation()
         return running or bool(waiting)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until no job is queued or running (tests and benchmarks)."""
-        end = time.perf_counter() + timeout
-        with self._cond:
-            while self._queue or self._running is not None:
-                left = end - time.perf_counter()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
+        return self.jobs.wait(timeout)
 
     def shutdown(self) -> None:
-        """Stop the thread and the worker process (the window is closing)."""
-        with self._cond:
-            self._quit = True
-            dropped, self._queue = self._queue, []
-            self._cond.notify_all()
-        for job in dropped:
-            job.dropped = True
+        """Stop the queue and the worker process (the window is closing)."""
+        self._quit = True
+        for job in self.jobs.take_waiting():
+            job.context.dropped = True
         self.process.stop()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        self.jobs.wait(5)
 
     # ------------------------------------------------------------------------------ thread side
-    def _slice(self, job: SegmentJob, info: dict) -> None:
-        """A propagation's slice arrived (dispatcher thread): unpacked here, painted on the GUI thread."""
-        if not self._quit:
-            self.slice_done.emit(job, {**info, "mask": unpack(info["mask"])})
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._quit = False
-            self._thread = threading.Thread(target=self._loop, name="ctrg-segment", daemon=True)
-            self._thread.start()
-
-    def _next(self) -> SegmentJob | None:
-        with self._cond:
-            while not self._quit and not self._queue:
-                self._cond.wait()
-            if self._quit:
-                return None
-            urgent = [j for j in self._queue if not j.prefetch]
-            job = urgent[0] if urgent else self._queue[-1]
-            self._queue.remove(job)
-            self._running = job
-            volume, self._volume = self._volume, None
-        if volume is not None:
-            self.process.set_study(*volume)
-        return job
-
-    def _loop(self) -> None:
-        while True:
-            job = self._next()
-            if job is None:
-                return
-            job.started_at = time.perf_counter()
-            self.started.emit(job)
-            try:
-                first = not self.process.loaded
-                job.result = self.process.request(job.kind, job.payload,
-                                                  on_progress=lambda done, planned, j=job: self.progress.emit(j, done,
-                                                                                                              planned),
-                                                  on_slice=lambda info, j=job: self._slice(j, info))
-                job.cancelled = bool(job.result.get("cancelled"))
-                if (first or not self._announced) and not self._quit:
-                    self._announced = True
-                    self.ready.emit(dict(self.process.loaded))
-            except SegmenterFailed as exc:
-                job.error = str(exc)
-            except Exception as exc:  # noqa: BLE001 -- shown to the user, the window stays usable
-                job.error = one_line(exc)
-                if self._quit:
-                    job.dropped = True
+    def _request(self, runner_job) -> dict:
+        """On the runner's thread: send the study when it changed, then the request."""
+        job: SegmentJob = runner_job.context
+        job.started_at = time.perf_counter()
+        try:
+            with self._lock:
+                volume, self._volume = self._volume, None
+            if volume is not None:
+                self.process.set_study(*volume)
+            first = not self.process.loaded
+            result = self.process.request(job.kind, job.payload,
+                                          on_progress=lambda done, planned: runner_job.report(("progress", done,
+                                                                                               planned)),
+                                          on_slice=lambda info: self._slice(runner_job, info))
+            if (first or not self._announced) and not self._quit:
+                self._announced = True
+                runner_job.report(("ready", dict(self.process.loaded)))
+            return result
+        except SegmenterFailed:
+            raise
+        except Exception:
+            job.dropped = job.dropped or self._quit  # the worker was stopped under it
+            raise
+        finally:
             job.seconds = time.perf_counter() - job.submitted
-            with self._cond:
-                self._running = None
-                self._cond.notify_all()
-            if not self._quit:
-                self.finished.emit(job)
+
+    def _slice(self, runner_job, info: dict) -> None:
+        """A propagation's slice arrived: unpacked here (runner's thread), painted on the GUI thread."""
+        if not self._quit:
+            runner_job.report(("slice", {**info, "mask": unpack(info["mask"])}))
+
+    def _on_started(self, runner_job) -> None:
+        if not self._quit:
+            self.started.emit(runner_job.context)
+
+    def _on_progress(self, runner_job, data) -> None:
+        job = runner_job.context
+        if data[0] == "progress":
+            self.progress.emit(job, data[1], data[2])
+        elif data[0] == "slice":
+            self.slice_done.emit(job, data[1])
+        else:
+            self.ready.emit(data[1])
+
+    def _on_end(self, runner_job, _result_or_line=None) -> None:
+        job: SegmentJob = runner_job.context
+        if runner_job.error:
+            job.error = runner_job.error
+        else:
+            job.result = runner_job.result
+            job.cancelled = bool(job.result.get("cancelled"))
+        if not self._quit:
+            self.finished.emit(job)
+
+
+def _urgent_first(waiting: list):
+    """The oldest prompt or propagation, else the newest background embedding."""
+    urgent = [j for j in waiting if not j.context.prefetch]
+    return urgent[0] if urgent else waiting[-1]
+
+
+def _describe(exc: BaseException) -> str:
+    """A failed request's line: the worker's own line as it is, others with their type."""
+    return str(exc) if isinstance(exc, SegmenterFailed) else one_line(exc)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ctrg_desktop.app.wizard.process import CliProcess, call_in_thread
+from ctrg_desktop.app.wizard.process import CliProcess
 from ctrg_desktop.training import run_results, runs
 
 
@@ -39,6 +39,7 @@ class ResultsPage(QtWidgets.QWizardPage):
         layout.addLayout(row)
         layout.addWidget(self.register_status)
         self.processes: dict[str, CliProcess] = {}
+        self.registering: CliProcess | None = None  #: the ``ctrg register`` child while it runs
 
     @property
     def evaluating(self) -> bool:
@@ -107,23 +108,34 @@ class ResultsPage(QtWidgets.QWizardPage):
                 self.table.setItem(r, c, item)
 
     def register(self) -> None:
-        """Copy the model into the zoo off the GUI thread (the zoo code imports torch)."""
-        state, name, zoo = self.wiz.run, self.name.text(), self.wiz.zoo
+        """Copy the model into the zoo with ``ctrg register`` in a child process (the zoo's writer
+        imports torch, which stays out of the GUI process)."""
+        state, name, zoo = self.wiz.run, self.name.text().strip(), self.wiz.zoo
+        try:
+            command = run_results.register_command(state, name, zoo=zoo)
+        except runs.RunError as exc:
+            self.register_status.setText(f"Cannot register: {exc}")
+            return
         self.register_button.setEnabled(False)
         self.register_status.setText("Registering...")
-        call_in_thread(lambda: run_results.register_run(state, name, zoo=zoo), self._registered)
+        self.registering = CliProcess(self)
+        self.registering.finished.connect(lambda code: self._registered(name, zoo, code))
+        self.registering.start(command)
 
-    def _registered(self, folder, error) -> None:
-        self._registered_changed()
-        if error is not None:
-            self.register_status.setText(f"Cannot register: {error}")
+    def _registered(self, name: str, zoo, code: int) -> None:
+        process, self.registering = self.registering, None
+        if code != 0:
+            self._registered_changed()
+            self.register_status.setText(f"Cannot register: {process.error_line() or f'exit code {code}'}")
             return
-        self.wiz.model_registered.emit(self.wiz.run.registered["name"], str(folder))
+        folder = run_results.mark_registered(self.wiz.run, name, zoo=zoo)
+        self._registered_changed()
+        self.wiz.model_registered.emit(name, str(folder))
 
     def _registered_changed(self) -> None:
         registered = self.wiz.run.registered
         self.use_button.setEnabled(bool(registered))
-        self.register_button.setEnabled(not registered and not self.evaluating)
+        self.register_button.setEnabled(not registered and not self.evaluating and self.registering is None)
         self.name.setEnabled(not registered)
         if registered:
             self.register_status.setText(f"Registered as {registered['name']} in {registered['folder']}")

@@ -1,4 +1,7 @@
-"""The wizard's set-up pages: resume, data, what to train, hyper-parameters, device + estimate."""
+"""The wizard's set-up pages: resume, data, what to train, hyper-parameters, device + estimate.
+
+About 470 lines: five small pages that share the wizard's run state, kept together so that the
+order of the questions reads in one file."""
 
 from __future__ import annotations
 

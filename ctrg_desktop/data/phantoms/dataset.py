@@ -1,4 +1,4 @@
-"""Write N phantom studies in parallel, in the CT-RATE folder layout.
+"""Write N phantom studies in parallel, in the CT-RATE folder layout (:mod:`ctrg_desktop.data.ctrate`).
 
 ```
 OUT/dataset.json, splits.csv, phantom_details.jsonl
@@ -11,7 +11,6 @@ OUT/multi_abnormality_labels/{train,valid,test}_predicted_labels.csv
 
 from __future__ import annotations
 
-import csv
 import json
 import multiprocessing
 import os
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ctrg_desktop.data.ctrate import (SEGMENTATIONS_DIR, SPLITS, LayoutRow, segmentation_relpath, volume_relpath,
+                                      write_dataset_info, write_tables)
 from ctrg_desktop.data.labels import CT_RATE_LABELS
 from ctrg_desktop.data.phantoms.config import PhantomConfig
 from ctrg_desktop.data.phantoms.generator import (
@@ -30,21 +31,12 @@ from ctrg_desktop.data.phantoms.generator import (
 from ctrg_desktop.data.phantoms.labelmap import label_legend
 from ctrg_desktop.io.sitk_bridge import write_volume
 
-SPLITS = ("train", "valid", "test")
-REPORT_FILES = {"train": "train_reports.csv", "valid": "validation_reports.csv", "test": "test_reports.csv"}
-LABEL_FILES = {s: f"{s}_predicted_labels.csv" for s in SPLITS}
-REPORT_COLUMNS = ("VolumeName", "ClinicalInformation_EN", "Technique_EN", "Findings_EN", "Impressions_EN")
+DETAILS_FILE = "phantom_details.jsonl"  #: one JSON line a study: seed, labels, patient, drawn findings
 
 
 def study_seed(seed: int, index: int) -> int:
     """Seed of study ``index`` of a dataset made with ``seed`` (independent of worker count)."""
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
-
-
-def volume_relpath(name: str) -> Path:
-    """CT-RATE nesting of a volume name: ``train_3_a_1`` -> ``train/train_3/train_3_a/train_3_a_1.nii.gz``."""
-    split, pid, scan, _ = name.split("_")
-    return Path(split, f"{split}_{pid}", f"{split}_{pid}_{scan}", f"{name}.nii.gz")
 
 
 def plan_splits(count: int, split=(0.8, 0.1, 0.1)) -> list[tuple[str, str]]:
@@ -65,9 +57,10 @@ def _make(job: tuple) -> dict:
     path = Path(out) / volume_relpath(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_volume(study.volume, path)
-    write_volume(study.volume, Path(out) / "segmentations" / f"{name}_labels.nii.gz", array=study.label_map)
+    write_volume(study.volume, Path(out) / segmentation_relpath(name), array=study.label_map)
     return {"index": index, "VolumeName": name, "split": split, "seed": seed, "labels": study.labels,
-            "report": (name, study.clinical_information, study.technique, study.findings, study.impressions),
+            "report": LayoutRow(name, split, study.findings, study.impressions, study.clinical_information,
+                                study.technique, study.labels),
             "details": study.details, "patient": study.patient}
 
 
@@ -80,15 +73,16 @@ def generate_dataset(out_dir, count: int, seed: int, config: PhantomConfig | Non
     """
     config = (config or PhantomConfig()).validate()
     out = Path(out_dir)
-    (out / "segmentations").mkdir(parents=True, exist_ok=True)
+    (out / SEGMENTATIONS_DIR).mkdir(parents=True, exist_ok=True)
     jobs = [(n, study_seed(seed, n), name, s, config.to_dict(), str(out)) for n, (name, s) in
             enumerate(plan_splits(count, split))]
     rows = sorted(_run(jobs, workers or os.cpu_count() or 1, progress), key=lambda r: r["index"])
-    _write_tables(out, rows)
+    write_tables(out, [r["report"] for r in rows])
+    _write_details(out, rows)
     meta = {"generator": {"name": GENERATOR_NAME, "version": GENERATOR_VERSION}, "config": config.to_dict(),
             "seed": int(seed), "count": count, "split": {s: sum(r["split"] == s for r in rows) for s in SPLITS},
             "labels": list(CT_RATE_LABELS), "label_legend": label_legend()}
-    (out / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_dataset_info(out, meta)
     return out
 
 
@@ -109,23 +103,8 @@ def _run(jobs: list, workers: int, progress) -> list[dict]:
     return rows
 
 
-def _write_tables(out: Path, rows: list[dict]) -> None:
-    for folder in ("radiology_text_reports", "multi_abnormality_labels"):
-        (out / folder).mkdir(exist_ok=True)
-    for s in SPLITS:
-        mine = [r for r in rows if r["split"] == s]
-        _csv(out / "radiology_text_reports" / REPORT_FILES[s], REPORT_COLUMNS, [r["report"] for r in mine])
-        _csv(out / "multi_abnormality_labels" / LABEL_FILES[s], ("VolumeName", *CT_RATE_LABELS),
-             [(r["VolumeName"], *(r["labels"][k] for k in CT_RATE_LABELS)) for r in mine])
-    _csv(out / "splits.csv", ("VolumeName", "split"), [(r["VolumeName"], r["split"]) for r in rows])
-    with open(out / "phantom_details.jsonl", "w") as f:
+def _write_details(out: Path, rows: list[dict]) -> None:
+    with open(out / DETAILS_FILE, "w", encoding="utf-8") as f:
         for r in rows:
             keys = ("VolumeName", "split", "seed", "labels", "patient", "details")
             f.write(json.dumps({k: r[k] for k in keys}) + "\n")
-
-
-def _csv(path: Path, header, rows) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
