@@ -233,24 +233,16 @@ def quiet_libraries(verbose: bool):
     quiet_env = {"TRANSFORMERS_VERBOSITY": "error", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
     set_env = [k for k in quiet_env if k not in os.environ]
     os.environ.update({k: quiet_env[k] for k in set_env})
-    sitk, sitk_display = None, None
-    try:
-        import SimpleITK as sitk
+    from ctrg_desktop.io.itk_quiet import itk_warnings_off
 
-        sitk_display = sitk.ProcessObject_GetGlobalWarningDisplay()
-        sitk.ProcessObject_SetGlobalWarningDisplay(False)
-    except (ImportError, AttributeError):
-        sitk = None
     logging_before = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), itk_warnings_off():
             warnings.simplefilter("ignore")
             yield
     finally:
         logging.disable(logging_before)
-        if sitk is not None:
-            sitk.ProcessObject_SetGlobalWarningDisplay(sitk_display)
         for key in set_env:
             os.environ.pop(key, None)
 

@@ -69,14 +69,15 @@ def test_library_warnings_are_hidden_unless_verbose(monkeypatch, capsys):
         seen["log"] = logging.getLogger("pydicom").isEnabledFor(logging.WARNING)
         return 0
 
+    import SimpleITK as sitk
+
     _patch_models_command(monkeypatch, noisy)
+    sitk.ProcessObject_SetGlobalWarningDisplay(True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert main(["models"]) == 0
     assert caught == [] and seen == {"itk": False, "log": False}
     assert "past_key_values" not in capsys.readouterr().err
-    import SimpleITK as sitk
-
     assert sitk.ProcessObject_GetGlobalWarningDisplay()  # restored after the command
     assert logging.getLogger("pydicom").isEnabledFor(logging.WARNING)
     with warnings.catch_warnings(record=True) as caught:

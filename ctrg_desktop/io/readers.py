@@ -25,10 +25,8 @@ import math
 import stat
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import SimpleITK as sitk
 
@@ -40,6 +38,7 @@ from ctrg_desktop.io.dicom_scan import (DicomHeader, ScanResult, group_series, l
                                         scan, study_meta, text)
 from ctrg_desktop.io.dicom_series import MIN_SLICES, Frame, assemble_volume, single_frame
 from ctrg_desktop.io.image_headers import check_data_complete, inspect_image
+from ctrg_desktop.io.itk_quiet import itk_warnings_off
 from ctrg_desktop.io.progress import CancelCallback, ProgressCallback, Reporter
 from ctrg_desktop.io.safety import check_spacing, check_volume_bytes, repair_non_finite
 from ctrg_desktop.io.sitk_bridge import image_to_volume
@@ -352,15 +351,7 @@ def _unreadable(path: Path, image_format: str) -> StudyReadError:
                           "not in that format)")
 
 
-@contextmanager
-def _itk_warnings_off() -> Iterator[None]:
-    """ITK prints warnings (e.g. about NIfTI sform scales) to stderr; the CLI promises one line."""
-    previous = sitk.ProcessObject.GetGlobalWarningDisplay()
-    sitk.ProcessObject.SetGlobalWarningDisplay(False)
-    try:
-        yield
-    finally:
-        sitk.ProcessObject.SetGlobalWarningDisplay(previous)
+_itk_warnings_off = itk_warnings_off  # the name the readers use
 
 
 #: bytes per component of SimpleITK's scalar pixel types (others: assumed 8)

@@ -179,19 +179,17 @@ def _image_entry(summary: SeriesSummary) -> SeriesEntry:
     import SimpleITK as sitk
 
     from ctrg_desktop.io.image_headers import inspect_image
+    from ctrg_desktop.io.itk_quiet import itk_warnings_off
 
     path = Path(summary.path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
-    previous = sitk.ProcessObject.GetGlobalWarningDisplay()
-    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
-        reader.ReadImageInformation()  # list_series has read it once: it works
+        with itk_warnings_off():
+            reader.ReadImageInformation()  # list_series has read it once: it works
         spacing = [abs(float(v)) for v in (*reader.GetSpacing(), 1.0, 1.0)][:3]
     except RuntimeError:
         spacing = None
-    finally:
-        sitk.ProcessObject.SetGlobalWarningDisplay(previous)
     size = _file_size(path)
     layout = inspect_image(path, summary.source_format)
     if layout is not None and Path(layout.data_path) != path:  # .mhd + .raw, .nhdr + data file
