@@ -17,22 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
+from ctrg_desktop.retrieval.choice import METRICS, choose_rows
 from ctrg_desktop.retrieval.index import ReferenceIndex
-from ctrg_desktop.retrieval.status import status_hamming
 
-MODES = ("off", "index", "probabilities", "random", "oracle")
+MODES = ("off",) + METRICS
 
 
 class ReferenceChooser:
-    """``choose(names, logits (B, 18), true_statuses (B, 18)) -> B reference rows`` of ``index``."""
+    """``choose(names, logits (B, 18), true_statuses (B, 18)) -> B reference rows`` of ``index``
+    (:func:`~ctrg_desktop.retrieval.choice.choose_rows`, one seeded draw sequence for ``random``)."""
 
     def __init__(self, index: ReferenceIndex, mode: str, seed: int = 0):
         if mode not in MODES or mode == "off":
             raise ValueError(f"retrieval mode must be one of {', '.join(MODES[1:])}, got {mode!r}")
         self.index, self.mode = index, mode
         self.rng = np.random.default_rng(seed)
-        self.patients = np.asarray(index.patients, dtype=object)
-        self.probabilities = 1.0 / (1.0 + np.exp(-np.asarray(index.logits, dtype=np.float64)))
         self.own = {name: patient for name, patient in zip(index.names, index.patients)}
         self.chosen: list[int] = []
         self.patients_left_out: list = []  #: per study: its own patient when it is in the index, else None
@@ -41,20 +40,9 @@ class ReferenceChooser:
         """Row numbers of the index, one per study (also appended to :attr:`chosen`)."""
         rows = []
         for name, lg, st in zip(names, np.asarray(logits), np.asarray(true_statuses)):
-            allowed = np.flatnonzero(self.patients != self.own[name]) if name in self.own else \
-                np.arange(len(self.patients))
-            if self.mode == "index":
-                found = self.index.query(lg, k=1, exclude_patients=[self.own[name]] if name in self.own else [])
-                row = self.index.names.index(found[0].name)
-            elif self.mode == "probabilities":
-                p = 1.0 / (1.0 + np.exp(-lg.astype(np.float64)))
-                row = int(allowed[np.argmin(((self.probabilities[allowed] - p) ** 2).sum(1))])
-            elif self.mode == "random":
-                row = int(self.rng.choice(allowed))
-            else:
-                row = int(allowed[np.argsort(status_hamming(st, self.index.statuses[allowed]), kind="stable")[0]])
-            rows.append(row)
-            self.patients_left_out.append(self.own.get(name))
+            patient = self.own.get(name)
+            rows += choose_rows(self.index, self.mode, patient, lg, st, k=1, rng=self.rng)
+            self.patients_left_out.append(patient)
         self.chosen += rows
         return rows
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-METRICS = ("index", "probabilities", "random", "oracle")
+from ctrg_desktop.retrieval.choice import METRICS, choose_rows
+
 
 
 def _progress(quiet: bool):
@@ -84,37 +85,13 @@ def _cmd_index(args) -> int:
 
 def neighbour_names(index, names, patients, statuses=None, logits=None, metric: str = "index", k: int = 1,
                     seed: int = 0) -> dict:
-    """{study name: [k reference names]}, references of the study's own patient excluded.
-
-    ``metric``: "index" (the retriever: ``logits`` (N, 18)), "probabilities" (nearest by Euclidean
-    distance of the heads' probabilities, no learning: ``logits``), "random" (seeded), "oracle"
-    (smallest Hamming distance between ``statuses`` (N, 18) of the true reports and the
-    references', ties in index order)."""
-    from ctrg_desktop.retrieval.status import status_hamming
-
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    """{study name: [k reference names]}, references of the study's own patient excluded; ``metric``
+    as :func:`~ctrg_desktop.retrieval.choice.choose_rows` (``logits`` / ``statuses`` (N, 18))."""
     rng = np.random.default_rng(seed)
-    ref_patients = np.asarray(index.patients, dtype=object)
-    out = {}
-    for i, (name, patient) in enumerate(zip(names, patients)):
-        allowed = np.flatnonzero(ref_patients != patient)
-        if metric == "index":
-            chosen = [n.name for n in index.query(logits[i], k=k, exclude_patients=[patient])]
-        elif metric == "probabilities":
-            sq = ((_sigmoid(index.logits[allowed]) - _sigmoid(logits[i])) ** 2).sum(1)
-            chosen = [index.names[allowed[j]] for j in np.argsort(sq, kind="stable")[:k]]
-        elif metric == "random":
-            chosen = [index.names[j] for j in rng.choice(allowed, size=min(k, len(allowed)), replace=False)]
-        else:
-            d = status_hamming(statuses[i], index.statuses[allowed])
-            chosen = [index.names[allowed[j]] for j in np.argsort(d, kind="stable")[:k]]
-        out[name] = chosen
-    return out
-
-
-def _sigmoid(x) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    return {name: [index.names[j] for j in choose_rows(index, metric, patient,
+                                                      None if logits is None else logits[i],
+                                                      None if statuses is None else statuses[i], k, rng)]
+            for i, (name, patient) in enumerate(zip(names, patients))}
 
 
 def _cmd_neighbours(args) -> int:

@@ -117,6 +117,11 @@ class ReferenceIndex:
         self._sq = np.einsum("ij,ij->i", self._search, self._search)
         self._codes = {p: i for i, p in enumerate(dict.fromkeys(self.patients))}
         self._patient_codes = np.array([self._codes[p] for p in self.patients], dtype=np.int64)
+        self._rows = {name: j for j, name in enumerate(self.names)}
+
+    def row_numbers(self) -> dict[str, int]:
+        """{reference name: its row} (base references and merged corrections)."""
+        return self._rows
 
     # ---------------------------------------------------------------------------------- file
 

@@ -23,6 +23,7 @@ from ctrg_desktop.errors import CtrgError
 from ctrg_desktop.hashing import file_sha256
 from ctrg_desktop.model.catalogue import CONFIG_NAME, WEIGHTS_NAME, zoo_folders
 from ctrg_desktop.retrieval.index import INDEX_NAME, ReferenceIndex
+from ctrg_desktop.retrieval.projection import logits_from_probabilities
 
 LOGIT_CLIP = 9.0  #: |logit| at most 9 (p within 1.2e-4 .. 1 - 1.2e-4): a probability of 0 or 1 stays finite
 BUILD_COMMAND = "ctrg retrieval index --model {name} --data DIR"
@@ -50,8 +51,7 @@ def draft_logits(observations) -> np.ndarray:
         raise IndexUnavailable(f"This draft lacks the probability of {', '.join(missing[:3])}"
                                f"{' ...' if len(missing) > 3 else ''}: no similar cases")
     p = np.array([found[label] for label in CT_RATE_LABELS], dtype=np.float64)
-    x = np.log(np.clip(p, 1e-12, 1.0)) - np.log(np.clip(1.0 - p, 1e-12, 1.0))
-    return np.clip(x, -LOGIT_CLIP, LOGIT_CLIP).astype(np.float32)
+    return np.clip(logits_from_probabilities(p, eps=1e-12), -LOGIT_CLIP, LOGIT_CLIP)
 
 
 def study_patient(study: dict) -> str:
